@@ -116,7 +116,7 @@ class _Formatter:
             return
         if not floating:
             if flat.dtype == np.bool_:
-                widths = [len(str(bool(v))) for v in np.unique(flat)]
+                widths = [5 if not flat.all() else 4]  # "False" / "True"
             else:
                 # the longest decimal string is that of the minimum or of the maximum
                 widths = [len(str(int(flat.min()))), len(str(int(flat.max())))]
