@@ -1,0 +1,228 @@
+"""Tensor creation functions (torch.tensor, zeros, ones, arange, rand, ...)."""
+import numbers
+
+import numpy as np
+
+from . import _dtype
+from . import random as _random
+from .tensor import Tensor, Size, _check_cpu
+
+
+def _infer_dtype(data):
+    """torch.tensor's dtype inference for Python data: bool < int64 < default float."""
+    kind = 0
+    seen = False
+    stack = [data]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, (list, tuple)):
+            stack.extend(x)
+        elif isinstance(x, Tensor):
+            k = x.dtype._kind
+            seen = True
+            if k > kind:
+                kind = k
+        elif isinstance(x, bool):
+            seen = True
+        elif isinstance(x, numbers.Integral):
+            kind = max(kind, 1)
+            seen = True
+        elif isinstance(x, numbers.Real):
+            return _dtype.get_default_dtype()
+        else:
+            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
+    if not seen:
+        return _dtype.get_default_dtype()
+    return {0: _dtype.bool_, 1: _dtype.int64}.get(kind, _dtype.get_default_dtype())
+
+
+def _finish(arr, requires_grad):
+    t = Tensor._wrap(arr)
+    if requires_grad:
+        t._set_requires_grad(True)
+    return t
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
+    _check_cpu(device)
+    if isinstance(data, Tensor):
+        arr = data._data.astype(dtype.np if dtype else data._data.dtype, copy=True)
+    elif isinstance(data, np.ndarray):
+        dt = dtype or _dtype.from_numpy(data.dtype)
+        arr = np.array(data, dtype=dt.np, copy=True)
+    else:
+        if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
+            data = _tensors_to_lists(data)
+        dt = dtype or _infer_dtype(data)
+        try:
+            arr = np.array(data, dtype=dt.np)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"expected sequence of equal-length lists: {e}") from None
+        if arr.dtype == object:
+            raise TypeError("could not convert data to a tensor")
+    return _finish(arr, requires_grad)
+
+
+def _flat(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
+
+
+def _tensors_to_lists(data):
+    if isinstance(data, Tensor):
+        return data.tolist()
+    if isinstance(data, (list, tuple)):
+        return [_tensors_to_lists(x) for x in data]
+    return data
+
+
+def as_tensor(data, dtype=None, device=None):
+    if isinstance(data, Tensor):
+        return data if dtype is None or dtype is data.dtype else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        t = from_numpy(data)
+        return t if dtype is None or dtype is t.dtype else t.to(dtype)
+    return tensor(data, dtype=dtype, device=device)
+
+
+def from_numpy(arr):
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(arr).__name__})")
+    _dtype.from_numpy(arr.dtype)  # raises for unsupported dtypes
+    if not arr.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte order. "
+                         "Conversion between byte orders is currently not supported.")
+    return Tensor._wrap(arr)
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list, Size)):
+        size = size[0]
+    out = []
+    for s in size:
+        if isinstance(s, Tensor):
+            s = int(s)
+        if not isinstance(s, numbers.Integral):
+            raise TypeError(f"empty(): argument 'size' must be tuple of ints, but found element of type "
+                            f"{type(s).__name__}")
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+        out.append(int(s))
+    return tuple(out)
+
+
+def _dt(dtype):
+    return (dtype or _dtype.get_default_dtype()).np
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
+    _check_cpu(device)
+    return _finish(np.zeros(_size(size), _dt(dtype)), requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
+    _check_cpu(device)
+    return _finish(np.ones(_size(size), _dt(dtype)), requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_format=None):
+    _check_cpu(device)
+    return _finish(np.empty(_size(size), _dt(dtype)), requires_grad)
+
+
+def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    _check_cpu(device)
+    if dtype is None:
+        if isinstance(fill_value, bool):
+            dtype = _dtype.bool_
+        elif isinstance(fill_value, numbers.Integral):
+            dtype = _dtype.int64
+        else:
+            dtype = _dtype.get_default_dtype()
+    return _finish(np.full(_size((size,)), fill_value, dtype.np), requires_grad)
+
+
+def _like(t, dtype):
+    return (dtype or t.dtype).np
+
+
+def zeros_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.zeros(t._data.shape, _like(t, dtype)), requires_grad)
+
+
+def ones_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.ones(t._data.shape, _like(t, dtype)), requires_grad)
+
+
+def empty_like(t, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.empty(t._data.shape, _like(t, dtype)), requires_grad)
+
+
+def full_like(t, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None):
+    return _finish(np.full(t._data.shape, fill_value, _like(t, dtype)), requires_grad)
+
+
+def rand_like(t, *, dtype=None, requires_grad=False, generator=None):
+    return rand(*t._data.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, generator=generator)
+
+
+def randn_like(t, *, dtype=None, requires_grad=False, generator=None):
+    return randn(*t._data.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, generator=generator)
+
+
+def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=False):
+    _check_cpu(device)
+    if end is None:
+        start, end = 0, start
+    vals = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if dtype is None:
+        dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
+    start, end, step = vals
+    if (end - start) / step < 0:
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+    n = int(np.ceil((end - start) / step))
+    # computed in double like torch, then cast
+    arr = (start + step * np.arange(n, dtype=np.float64)).astype(dtype.np) if dtype.is_floating_point \
+        else np.arange(start, end, step, dtype=dtype.np)
+    return _finish(arr, requires_grad)
+
+
+def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False):
+    _check_cpu(device)
+    dtype = dtype or _dtype.get_default_dtype()
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return _finish(np.linspace(start, end, steps, dtype=np.float64).astype(dtype.np), requires_grad)
+
+
+def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    _check_cpu(device)
+    dt = dtype or _dtype.get_default_dtype()
+    return _finish(_random.random_floats(_size(size), dt.np, generator).astype(dt.np, copy=False), requires_grad)
+
+
+def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
+    _check_cpu(device)
+    dt = dtype or _dtype.get_default_dtype()
+    return _finish(_random.standard_normal(_size(size), dt.np, generator).astype(dt.np, copy=False), requires_grad)
+
+
+def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False):
+    if high is None:
+        low, high = 0, low
+    dt = dtype or _dtype.int64
+    return _finish(_random.integers(low, high, _size((size,)), generator).astype(dt.np), requires_grad)
+
+
+def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
+    dt = dtype or _dtype.int64
+    return _finish(_random.permutation(n, generator).astype(dt.np), requires_grad)
+
+
+def eye(n, m=None, *, dtype=None, device=None, requires_grad=False):
+    return _finish(np.eye(n, m, dtype=_dt(dtype)), requires_grad)

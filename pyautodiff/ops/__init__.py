@@ -1,0 +1,1 @@
+"""Op implementations: each op is one Node subclass (forward + backward together)."""

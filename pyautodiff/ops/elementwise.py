@@ -1,0 +1,495 @@
+"""Elementwise arithmetic: add, sub, mul, div, neg, pow (+ reflected forms), exp, log, relu, casts.
+
+Each op's forward and backward live in one Node subclass named as torch names its grad_fn.
+Equal-shape float32/float64 contiguous work goes to the Cython kernels (pyautodiff._kernels);
+everything else (broadcasting, integer dtypes, non-contiguous inputs) goes through numpy.
+"""
+import math
+
+import numpy as np
+
+from .._C import K
+from .._dtype import get_default_dtype, promote_types, int64 as _int64
+from ..autograd.graph import Node
+from ..tensor import Tensor
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_FLOATS = (_F32, _F64)
+_empty = np.empty
+
+
+def _ok(a, dt):
+    """Can kernel code take this array as is?"""
+    return a.dtype is dt and a.flags.c_contiguous
+
+
+# ----------------------------------------------------------------------------- type promotion
+def result_dtype(a, b):
+    """torch's result type of a binary op: a is a Tensor, b a Tensor or a Python number."""
+    da = a.dtype
+    if isinstance(b, Tensor):
+        db = b.dtype
+        if da is db:
+            return da
+        a0 = a._data.ndim == 0
+        b0 = b._data.ndim == 0
+        if a0 == b0:
+            return promote_types(da, db)
+        dim_t, zero_t = (db, da) if a0 else (da, db)
+        if zero_t._kind > dim_t._kind:
+            return zero_t
+        if zero_t._kind == dim_t._kind:
+            return dim_t
+        return dim_t
+    if isinstance(b, bool):
+        kind = 0
+    elif isinstance(b, int):
+        kind = 1
+    elif isinstance(b, float):
+        kind = 2
+    else:
+        raise TypeError(f"unsupported operand type: {type(b).__name__}")
+    if kind > da._kind:
+        return get_default_dtype() if kind == 2 else _int64
+    return da
+
+
+def _cast(x, npdt):
+    if type(x) is np.ndarray:
+        return x if x.dtype is npdt else x.astype(npdt)
+    return x
+
+
+def _ufunc(f, a, b, dt):
+    r = f(_cast(a, dt), _cast(b, dt))
+    if type(r) is not np.ndarray or r.dtype != dt:
+        r = np.asarray(r, dtype=dt)
+    return r
+
+
+def _check_broadcast(a, b):
+    if type(b) is np.ndarray and a.shape != b.shape:
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError:
+            # torch's message names the first mismatching dimension from the right
+            sa, sb = a.shape, b.shape
+            n = max(len(sa), len(sb))
+            pa = (1,) * (n - len(sa)) + sa
+            pb = (1,) * (n - len(sb)) + sb
+            for i in range(n - 1, -1, -1):
+                if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+                    break
+            raise RuntimeError(
+                f"The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) at "
+                f"non-singleton dimension {i}") from None
+
+
+def _binary(a, b, dt, kernel, kernel_scalar, ufunc):
+    """Forward of a binary op on ndarrays (b may be a Python number)."""
+    if dt in _FLOATS and _ok(a, dt):
+        if type(b) is np.ndarray:
+            if b.shape == a.shape and _ok(b, dt):
+                out = _empty(a.shape, dt)
+                kernel(a, b, out)
+                return out
+        elif kernel_scalar is not None:
+            out = _empty(a.shape, dt)
+            kernel_scalar(a, b, out)
+            return out
+    _check_broadcast(a, b)
+    return _ufunc(ufunc, a, b, dt)
+
+
+class AddBackward0(Node):
+    def forward(self, a, b, dt, alpha=1):
+        if alpha != 1:
+            self.alpha = alpha
+            if type(b) is np.ndarray:
+                if dt in _FLOATS and _ok(a, dt) and b.shape == a.shape and _ok(b, dt):
+                    out = _empty(a.shape, dt)
+                    K.add_scaled(a, b, alpha, out)
+                    return out
+                b = _cast(b, dt) * alpha
+            else:
+                b = b * alpha
+        return _binary(a, b, dt, K.add, K.add_scalar, np.add)
+
+    def backward(self, g):
+        alpha = self.__dict__.get("alpha", 1)
+        return g, (g if alpha == 1 else g * alpha), None, None
+
+
+class SubBackward0(Node):
+    def forward(self, a, b, dt, alpha=1):
+        if alpha != 1:
+            self.alpha = alpha
+            b = _cast(b, dt) * alpha
+        if type(b) is not np.ndarray:
+            return _binary(a, -b, dt, None, K.add_scalar, np.add) if dt in _FLOATS else _ufunc(np.subtract, a, b, dt)
+        return _binary(a, b, dt, K.sub, None, np.subtract)
+
+    def backward(self, g):
+        alpha = self.__dict__.get("alpha", 1)
+        return g, -alpha * g if alpha != 1 else -g, None, None
+
+
+class RsubBackward1(Node):
+    """scalar - tensor"""
+    def forward(self, a, s, dt):
+        return _binary(a, s, dt, None, K.rsub_scalar, lambda x, y: np.subtract(y, x))
+
+    def backward(self, g):
+        return -g, None, None
+
+
+class MulBackward0(Node):
+    def forward(self, a, b, dt):
+        if type(b) is np.ndarray:
+            self.save(a, b)
+        else:
+            self.scalar = b
+        return _binary(a, b, dt, K.mul, K.mul_scalar, np.multiply)
+
+    def backward(self, g):
+        saved = self.saved
+        if saved is None:  # tensor * scalar
+            return _scale(g, self.scalar), None, None
+        a, b = saved
+        return _mul_grad(g, b), _mul_grad(g, a), None
+
+
+def _scale(g, s):
+    if g.dtype in _FLOATS and g.flags.c_contiguous:
+        out = _empty(g.shape, g.dtype)
+        K.scale(g, s, out, False)
+        return out
+    return g * s
+
+
+def _mul_grad(g, other):
+    if g.dtype is other.dtype and g.dtype in _FLOATS and g.shape == other.shape \
+            and g.flags.c_contiguous and other.flags.c_contiguous:
+        out = _empty(g.shape, g.dtype)
+        K.mul_backward(g, other, out, False)
+        return out
+    return g * other
+
+
+class DivBackward0(Node):
+    def forward(self, a, b, dt):
+        if type(b) is np.ndarray:
+            self.save(a, b)
+            return _binary(a, b, dt, K.div, None, np.true_divide)
+        self.scalar = b
+        # tensor / scalar: computed as torch does, a true division by the scalar
+        return _ufunc(np.true_divide, a, b, dt) if not (dt in _FLOATS and _ok(a, dt)) else _div_scalar(a, b, dt)
+
+    def backward(self, g):
+        saved = self.saved
+        if saved is None:
+            return g / self.scalar, None, None
+        a, b = saved
+        ga = gb = None
+        if self.next_functions[0][0] is not None:
+            ga = g / b
+        if self.next_functions[1][0] is not None:
+            if g.shape == a.shape == b.shape and g.dtype is a.dtype is b.dtype and g.dtype in _FLOATS \
+                    and g.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous:
+                gb = _empty(g.shape, g.dtype)
+                K.div_backward_b(g, a, b, gb, False)
+            else:
+                gb = -g * a / (b * b)
+        return ga, gb, None
+
+
+def _div_scalar(a, s, dt):
+    out = _empty(a.shape, dt)
+    np.true_divide(a, s, out=out)
+    return out
+
+
+class ReciprocalBackward0(Node):
+    def forward(self, a):
+        out = np.reciprocal(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (y,) = self.saved
+        return -g * y * y
+
+
+class NegBackward0(Node):
+    def forward(self, a):
+        if a.dtype in _FLOATS and a.flags.c_contiguous:
+            out = _empty(a.shape, a.dtype)
+            K.neg(a, out)
+            return out
+        if a.dtype == np.bool_:
+            raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
+                               "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                               "operator instead.")
+        return np.negative(a)
+
+    def backward(self, g):
+        return -g
+
+
+class PowBackward0(Node):
+    """tensor ** scalar"""
+    def forward(self, a, e, dt):
+        self.e = e
+        self.save(a)
+        if dt in _FLOATS and _ok(a, dt):
+            out = _empty(a.shape, dt)
+            K.pow_scalar(a, e, out)
+            return out
+        if dt.kind in "iub" and isinstance(e, int) and e < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        return _ufunc(np.power, a, e, dt)
+
+    def backward(self, g):
+        (x,) = self.saved
+        e = self.e
+        if g.dtype in _FLOATS and g.dtype is x.dtype and g.shape == x.shape \
+                and g.flags.c_contiguous and x.flags.c_contiguous:
+            out = _empty(g.shape, g.dtype)
+            K.pow_scalar_backward(g, x, e, out, False)
+            return out, None, None
+        if e == 0:
+            return np.zeros_like(g), None, None
+        return g * e * np.power(x, e - 1), None, None
+
+
+class PowBackward1(Node):
+    """tensor ** tensor"""
+    def forward(self, a, b, dt):
+        out = _binary(a, b, dt, K.pow, None, np.power)
+        self.save(a, b, out)
+        return out
+
+    def backward(self, g):
+        a, b, y = self.saved
+        ga = gb = None
+        dt = y.dtype
+        a = _cast(a, dt)
+        b = _cast(b, dt)
+        if self.next_functions[0][0] is not None:
+            with np.errstate(all="ignore"):
+                ga = np.where(b == 0, 0.0, g * b * np.power(a, b - 1)).astype(dt, copy=False)
+        if self.next_functions[1][0] is not None:
+            with np.errstate(all="ignore"):
+                gb = np.where((a == 0) & (b >= 0), 0.0, g * y * np.log(a)).astype(dt, copy=False)
+        return ga, gb, None
+
+
+class PowBackward2(Node):
+    """scalar ** tensor"""
+    def forward(self, base, a, dt):
+        self.log_base = math.log(base) if base > 0 else (float("-inf") if base == 0 else float("nan"))
+        if dt in _FLOATS and _ok(a, dt):
+            out = _empty(a.shape, dt)
+            K.rpow_scalar(base, a, out)
+        else:
+            out = np.asarray(np.power(dt.type(base), _cast(a, dt)), dtype=dt)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (y,) = self.saved
+        return None, g * y * y.dtype.type(self.log_base), None
+
+
+class ExpBackward0(Node):
+    def forward(self, a):
+        out = np.exp(a)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (y,) = self.saved
+        return g * y
+
+
+class LogBackward0(Node):
+    def forward(self, a):
+        self.save(a)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.log(a)
+
+    def backward(self, g):
+        (x,) = self.saved
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return g / x
+
+
+class ReluBackward0(Node):
+    def forward(self, a):
+        if a.dtype in _FLOATS and a.flags.c_contiguous:
+            out = _empty(a.shape, a.dtype)
+            K.relu(a, out)
+        else:
+            out = np.maximum(a, 0).astype(a.dtype, copy=False)
+        self.save(out)
+        return out
+
+    def backward(self, g):
+        (y,) = self.saved
+        if g.dtype is y.dtype and g.dtype in _FLOATS and g.flags.c_contiguous and y.flags.c_contiguous \
+                and g.shape == y.shape:
+            out = _empty(g.shape, g.dtype)
+            K.relu_backward(g, y, out, False)
+            return out
+        return np.where(y > 0, g, 0).astype(g.dtype, copy=False)
+
+
+class CloneBackward0(Node):
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, g):
+        return g
+
+
+class ToCopyBackward0(Node):
+    def forward(self, a, npdt):
+        return a.astype(npdt)
+
+    def backward(self, g):
+        return g, None  # the engine casts back to the input's dtype
+
+
+# ----------------------------------------------------------------------------- public functions
+def _as_tensor_operand(x):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, (bool, int, float)):
+        return x
+    if isinstance(x, np.generic):
+        return x.item()
+    from ..tensor import tensor
+    return tensor(x)
+
+
+def add(a, b, *, alpha=1):
+    if not isinstance(a, Tensor):
+        a, b = b, a  # scalar + tensor
+    b = _as_tensor_operand(b)
+    dt = result_dtype(a, b)
+    if alpha != 1:
+        return AddBackward0.apply(a, b, dt.np, alpha)
+    return AddBackward0.apply(a, b, dt.np)
+
+
+def sub(a, b, *, alpha=1):
+    if not isinstance(a, Tensor):
+        return rsub(b, a, alpha=alpha)
+    b = _as_tensor_operand(b)
+    dt = result_dtype(a, b)
+    if dt.np == np.bool_:
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if alpha != 1:
+        return SubBackward0.apply(a, b, dt.np, alpha)
+    return SubBackward0.apply(a, b, dt.np)
+
+
+def rsub(a, b, *, alpha=1):
+    """b - alpha * a, with a a Tensor (torch.rsub)."""
+    b = _as_tensor_operand(b)
+    if isinstance(b, Tensor):
+        return sub(b, a, alpha=alpha)
+    if alpha != 1:
+        a = mul(a, alpha)
+    return RsubBackward1.apply(a, b, result_dtype(a, b).np)
+
+
+def mul(a, b):
+    if not isinstance(a, Tensor):
+        a, b = b, a
+    b = _as_tensor_operand(b)
+    return MulBackward0.apply(a, b, result_dtype(a, b).np)
+
+
+def _true_div_dtype(a, b):
+    dt = result_dtype(a, b)
+    if not dt.is_floating_point:
+        dt = get_default_dtype()
+    return dt
+
+
+def div(a, b, *, rounding_mode=None):
+    if not isinstance(a, Tensor):
+        return rdiv(b, a)
+    b = _as_tensor_operand(b)
+    if rounding_mode is not None:
+        from ..tensor import _from_array
+        bd = b._data if isinstance(b, Tensor) else b
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if rounding_mode == "floor":
+                r = np.floor_divide(a._data, bd)
+            elif rounding_mode == "trunc":
+                r = np.trunc(np.true_divide(a._data, bd)).astype(result_dtype(a, b).np)
+            else:
+                raise RuntimeError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+        return _from_array(np.asarray(r, dtype=result_dtype(a, b).np))
+    return DivBackward0.apply(a, b, _true_div_dtype(a, b).np)
+
+
+def rdiv(a, s):
+    """s / a for a Tensor a: torch computes it as reciprocal(a) * s (grad_fn MulBackward0)."""
+    s = _as_tensor_operand(s)
+    if isinstance(s, Tensor):
+        return div(s, a)
+    if not a.dtype.is_floating_point:
+        a = to_dtype(a, get_default_dtype())
+    return mul(ReciprocalBackward0.apply(a), s)
+
+
+def neg(a):
+    return NegBackward0.apply(a)
+
+
+def pow(a, e):
+    if not isinstance(a, Tensor):
+        base = a
+        if isinstance(base, Tensor):
+            pass
+        e = _as_tensor_operand(e)
+        dt = result_dtype(e, base)
+        return PowBackward2.apply(base, e, dt.np)
+    e = _as_tensor_operand(e)
+    dt = result_dtype(a, e)
+    if isinstance(e, Tensor):
+        return PowBackward1.apply(a, e, dt.np)
+    return PowBackward0.apply(a, e, dt.np)
+
+
+def _unary_float(a):
+    if not a.dtype.is_floating_point:
+        return to_dtype(a, get_default_dtype())
+    return a
+
+
+def exp(a):
+    return ExpBackward0.apply(_unary_float(a))
+
+
+def log(a):
+    return LogBackward0.apply(_unary_float(a))
+
+
+def relu(a):
+    return ReluBackward0.apply(a)
+
+
+def clone(a, *, memory_format=None):
+    return CloneBackward0.apply(a)
+
+
+def to_dtype(a, dtype, copy=False):
+    if a.dtype is dtype and not copy:
+        return a
+    return ToCopyBackward0.apply(a, dtype.np)

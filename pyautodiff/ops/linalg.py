@@ -1,0 +1,150 @@
+"""Matrix products through numpy's BLAS: dot (1-D@1-D), mv (2-D@1-D), mm (2-D@2-D), and batched
+matmul with broadcasting.  Names follow torch's grad_fn names."""
+import numpy as np
+
+from ..autograd.graph import Node
+from ..tensor import Tensor
+from .elementwise import result_dtype
+
+
+def _same_dtype(a, b, name):
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_cname(a.dtype)} != {_cname(b.dtype)}")
+
+
+def _cname(d):
+    return {"float32": "float", "float64": "double", "int64": "long int", "int32": "int"}.get(d.name, d.name)
+
+
+class DotBackward0(Node):
+    def forward(self, a, b):
+        self.save(a, b)
+        return np.asarray(np.dot(a, b))
+
+    def backward(self, g):
+        a, b = self.saved
+        return g * b, g * a
+
+
+class MvBackward0(Node):
+    def forward(self, m, v):
+        self.save(m, v)
+        return m @ v
+
+    def backward(self, g):
+        m, v = self.saved
+        gm = np.outer(g, v) if self.next_functions[0][0] is not None else None
+        gv = m.T @ g if self.next_functions[1][0] is not None else None
+        return gm, gv
+
+
+class MmBackward0(Node):
+    def forward(self, a, b):
+        self.save(a, b)
+        return a @ b
+
+    def backward(self, g):
+        a, b = self.saved
+        ga = g @ b.T if self.next_functions[0][0] is not None else None
+        gb = a.T @ g if self.next_functions[1][0] is not None else None
+        return ga, gb
+
+
+class BmmBackward0(Node):
+    """Batched / broadcast matmul (ndim >= 3 on either side); grads reduced to input shapes."""
+    def forward(self, a, b):
+        self.save(a, b)
+        self.a1 = a.ndim == 1
+        self.b1 = b.ndim == 1
+        return np.matmul(a, b)
+
+    def backward(self, g):
+        a, b = self.saved
+        a2 = a[None, :] if self.a1 else a
+        b2 = b[:, None] if self.b1 else b
+        g2 = g
+        if self.a1:
+            g2 = np.expand_dims(g2, -2)
+        if self.b1:
+            g2 = np.expand_dims(g2, -1)
+        ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+        gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+        if self.a1:
+            ga = ga.sum(axis=tuple(range(ga.ndim - 2))).reshape(a.shape) if ga.ndim > 2 else ga.reshape(a.shape)
+        if self.b1:
+            gb = gb.sum(axis=tuple(range(gb.ndim - 2))).reshape(b.shape) if gb.ndim > 2 else gb.reshape(b.shape)
+        return ga, gb
+
+
+def _check(a, b):
+    if not isinstance(b, Tensor):
+        raise TypeError(f"matmul(): argument 'other' (position 1) must be Tensor, not {type(b).__name__}")
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cname(a.dtype)} != {_cname(b.dtype)}")
+
+
+def matmul(a, b):
+    _check(a, b)
+    da, db = a._data.ndim, b._data.ndim
+    if da == 0 or db == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
+    if da == 1 and db == 1:
+        return dot(a, b)
+    if da == 2 and db == 1:
+        return mv(a, b)
+    if da == 2 and db == 2:
+        return mm(a, b)
+    if da == 1 and db == 2:
+        return _mm_1d2d(a, b)
+    try:
+        np.broadcast_shapes(a._data.shape[:-2] if da > 1 else (), b._data.shape[:-2] if db > 1 else ())
+    except ValueError:
+        raise RuntimeError("matmul: batch dimensions could not be broadcast") from None
+    _inner(a._data.shape[-1], b._data.shape[-2] if db > 1 else b._data.shape[0], a, b)
+    return BmmBackward0.apply(a, b)
+
+
+def _mm_1d2d(a, b):
+    _inner(a._data.shape[0], b._data.shape[0], a, b)
+    return BmmBackward0.apply(a, b)
+
+
+def _inner(n1, n2, a, b):
+    if n1 != n2:
+        sa = "x".join(map(str, a._data.shape if a._data.ndim > 1 else (1,) + a._data.shape))
+        sb = "x".join(map(str, b._data.shape))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({sa} and {sb})")
+
+
+def mm(a, b):
+    _check(a, b)
+    if a._data.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if b._data.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    if a._data.shape[1] != b._data.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a._data.shape[0]}x{a._data.shape[1]} "
+                           f"and {b._data.shape[0]}x{b._data.shape[1]})")
+    return MmBackward0.apply(a, b)
+
+
+def mv(a, b):
+    _check(a, b)
+    if a._data.ndim != 2 or b._data.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {a._data.ndim}, {b._data.ndim}")
+    if a._data.shape[1] != b._data.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({a._data.shape[0]}), mat ({a._data.shape[0]}x"
+                           f"{a._data.shape[1]}), vec ({b._data.shape[0]})")
+    return MvBackward0.apply(a, b)
+
+
+def dot(a, b):
+    _check(a, b)
+    if a._data.ndim != 1 or b._data.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a._data.ndim}D and {b._data.ndim}D tensors")
+    if a._data.shape[0] != b._data.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a._data.shape[0]}] and src "
+                           f"[{b._data.shape[0]}] to have the same number of elements, but got "
+                           f"{a._data.shape[0]} and {b._data.shape[0]} elements respectively")
+    return DotBackward0.apply(a, b)

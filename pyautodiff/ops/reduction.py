@@ -1,0 +1,105 @@
+"""Reductions: sum and mean, full (SumBackward0/MeanBackward0) and over dims (SumBackward1/MeanBackward1).
+
+Full float reductions use the kernels' blocked double accumulation; their backward broadcasts the
+incoming scalar without materializing it (the engine/AccumulateGrad materialize at most once)."""
+import numpy as np
+
+from .._C import K
+from .. import _dtype
+from ..autograd.graph import Node
+from ..tensor import _wrap_dim
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _full_sum(a):
+    if a.dtype in _FLOATS and a.flags.c_contiguous:
+        return np.asarray(K.sum(a), dtype=a.dtype)
+    if a.dtype.kind in "biu":
+        return np.asarray(a.sum(dtype=np.int64))
+    return np.asarray(a.sum(dtype=np.float64), dtype=a.dtype)
+
+
+class SumBackward0(Node):
+    def forward(self, a):
+        self.shape = a.shape
+        return _full_sum(a)
+
+    def backward(self, g):
+        return np.broadcast_to(g, self.shape)
+
+
+class MeanBackward0(Node):
+    def forward(self, a):
+        self.shape = a.shape
+        if a.dtype in _FLOATS and a.flags.c_contiguous:
+            return np.asarray(K.mean(a), dtype=a.dtype)
+        return np.asarray(a.mean(dtype=np.float64), dtype=a.dtype)
+
+    def backward(self, g):
+        n = 1
+        for s in self.shape:
+            n *= s
+        return np.broadcast_to(g / g.dtype.type(n), self.shape)
+
+
+def _dims(dim, ndim):
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted(_wrap_dim(d, ndim) for d in dim))
+    else:
+        dims = (_wrap_dim(dim, ndim),)
+    if ndim == 0:
+        return ()
+    return dims
+
+
+class SumBackward1(Node):
+    def forward(self, a, dims, keepdim):
+        self.shape = a.shape
+        self.dims = dims
+        self.keepdim = keepdim
+        if a.dtype.kind in "biu":
+            return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=np.int64))
+        return np.asarray(a.sum(axis=dims, keepdims=keepdim))
+
+    def backward(self, g):
+        if not self.keepdim:
+            g = np.expand_dims(g, self.dims)
+        return np.broadcast_to(g, self.shape), None, None
+
+
+class MeanBackward1(Node):
+    def forward(self, a, dims, keepdim):
+        self.shape = a.shape
+        self.dims = dims
+        self.keepdim = keepdim
+        n = 1
+        for d in dims:
+            n *= a.shape[d]
+        self.n = n
+        return np.asarray(a.mean(axis=dims, keepdims=keepdim), dtype=a.dtype)
+
+    def backward(self, g):
+        if not self.keepdim:
+            g = np.expand_dims(g, self.dims)
+        return np.broadcast_to(g / g.dtype.type(self.n), self.shape), None, None
+
+
+def sum(a, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
+    if dim is None:
+        return SumBackward0.apply(a)
+    return SumBackward1.apply(a, _dims(dim, a._data.ndim), keepdim)
+
+
+def mean(a, dim=None, keepdim=False, *, dtype=None):
+    if dtype is not None:
+        a = a.to(dtype)
+    if not a.dtype.is_floating_point:
+        raise RuntimeError(
+            "mean(): could not infer output dtype. Input dtype must be either a floating point or complex "
+            f"dtype. Got: {a.dtype.name.capitalize() if a.dtype.name != 'int64' else 'Long'}")
+    if dim is None:
+        return MeanBackward0.apply(a)
+    return MeanBackward1.apply(a, _dims(dim, a._data.ndim), keepdim)

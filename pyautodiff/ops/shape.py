@@ -1,0 +1,132 @@
+"""Shape ops that return numpy views sharing memory (and the version counter) with their input."""
+import numpy as np
+
+from ..autograd.graph import Node
+from ..tensor import Size, _wrap_dim
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list, Size)):
+        shape = shape[0]
+    return tuple(int(s) for s in shape)
+
+
+def _infer(shape, numel):
+    shape = list(shape)
+    neg = [i for i, s in enumerate(shape) if s == -1]
+    if len(neg) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    known = 1
+    for s in shape:
+        if s != -1:
+            if s < 0:
+                raise RuntimeError(f"invalid shape dimension {s}")
+            known *= s
+    if neg:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape[neg[0]] = numel // known
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return tuple(shape)
+
+
+def _share_version(out, a):
+    out._version = a._version  # a view: in-place changes of either are seen by both
+    return out
+
+
+class ViewBackward0(Node):
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return a.reshape(shape)  # contiguous here: numpy returns a view
+
+    def backward(self, g):
+        return g.reshape(self.in_shape), None
+
+
+class UnsafeViewBackward0(Node):
+    """reshape of a non-viewable tensor: a copy."""
+    def forward(self, a, shape):
+        self.in_shape = a.shape
+        return np.ascontiguousarray(a).reshape(shape)
+
+    def backward(self, g):
+        return g.reshape(self.in_shape), None
+
+
+def _viewable(a, shape):
+    try:
+        v = a.view()
+        v.shape = shape  # numpy raises when this needs a copy
+        return True
+    except AttributeError:
+        return False
+
+
+def view(t, shape):
+    shape = _infer(_shape_arg(shape), t._data.size)
+    if not t._data.flags.c_contiguous and not _viewable(t._data, shape):
+        raise RuntimeError("view size is not compatible with input tensor's size and stride (at least one "
+                           "dimension spans across two contiguous subspaces). Use .reshape(...) instead.")
+    return _share_version(ViewBackward0.apply(t, shape), t)
+
+
+def reshape(t, shape):
+    shape = _infer(_shape_arg(shape), t._data.size)
+    if t._data.flags.c_contiguous or _viewable(t._data, shape):
+        return _share_version(ViewBackward0.apply(t, shape), t)
+    return UnsafeViewBackward0.apply(t, shape)
+
+
+class TBackward0(Node):
+    def forward(self, a):
+        return a.T
+
+    def backward(self, g):
+        return g.T
+
+
+def t(x):
+    if x._data.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {x._data.ndim}D")
+    return _share_version(TBackward0.apply(x), x)
+
+
+class PermuteBackward0(Node):
+    def forward(self, a, dims):
+        self.dims = dims
+        return a.transpose(dims)
+
+    def backward(self, g):
+        return g.transpose(np.argsort(self.dims)), None
+
+
+def permute(x, dims):
+    nd = x._data.ndim
+    dims = tuple(_wrap_dim(d, nd) for d in dims)
+    if sorted(dims) != list(range(nd)):
+        raise RuntimeError("permute(): dims must be a permutation of the tensor's dimensions")
+    return _share_version(PermuteBackward0.apply(x, dims), x)
+
+
+def permute_reverse(x):
+    return permute(x, tuple(range(x._data.ndim - 1, -1, -1)))
+
+
+class TransposeBackward0(Node):
+    def forward(self, a, d0, d1):
+        self.d = (d0, d1)
+        return np.swapaxes(a, d0, d1)
+
+    def backward(self, g):
+        return np.swapaxes(g, *self.d), None, None
+
+
+def transpose(x, d0, d1):
+    nd = x._data.ndim
+    return _share_version(TransposeBackward0.apply(x, _wrap_dim(d0, nd), _wrap_dim(d1, nd)), x)
+
+
+def swap_last(x):
+    return transpose(x, -2, -1)

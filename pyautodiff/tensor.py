@@ -1,0 +1,789 @@
+"""Tensor: a numpy ndarray plus autograd bookkeeping.  Ops live in pyautodiff.ops; this file holds
+the class, its Python protocol methods, and torch's method spellings that delegate to the ops."""
+import numbers
+import warnings
+import weakref
+
+import numpy as np
+
+from . import _dtype
+from .autograd import graph as _graph
+from .autograd.grad_mode import STATE as _GRAD
+
+
+class Size(tuple):
+    """torch.Size: a tuple that prints as pyautodiff.Size([2, 3])."""
+    __slots__ = ()
+
+    def __repr__(self):
+        return f"pyautodiff.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self):
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+    def __getitem__(self, i):
+        r = tuple.__getitem__(self, i)
+        return Size(r) if isinstance(i, slice) else r
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+class device:
+    """Only the CPU exists here; 'cuda' locations are accepted where torch files name them."""
+    __slots__ = ("type", "index")
+
+    def __init__(self, type="cpu", index=None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        if ":" in type:
+            type, idx = type.split(":")
+            index = int(idx)
+        self.type = type
+        self.index = index
+
+    def __repr__(self):
+        return f"device(type='{self.type}')" if self.index is None else \
+            f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self):
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other):
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self):
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (str(self),))
+
+
+_CPU = device("cpu")
+_ndarray = np.ndarray
+
+
+def _check_cpu(dev):
+    if dev is None:
+        return
+    d = dev if isinstance(dev, device) else device(str(dev))
+    if d.type != "cpu":
+        raise RuntimeError(f"Device '{d}' is not available: pyautodiff only runs on the CPU")
+
+
+class Tensor:
+    __slots__ = ("_data", "requires_grad", "grad_fn", "_grad", "_version", "_retains_grad", "_acc",
+                 "__dict__", "__weakref__")
+    __array_priority__ = 1000  # numpy defers to our reflected operators
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def _wrap(cls, arr, requires_grad=False):
+        t = object.__new__(cls)
+        t._data = arr
+        t.requires_grad = requires_grad
+        t.grad_fn = None
+        t._grad = None
+        t._version = [0]
+        t._retains_grad = False
+        t._acc = None
+        return t
+
+    def __new__(cls, *args, **kwargs):
+        # Tensor(data) / Tensor(2, 3) legacy constructors, as torch.Tensor
+        if len(args) == 1 and not isinstance(args[0], numbers.Integral):
+            a = args[0]
+            arr = a._data.astype(_dtype.get_default_dtype().np) if isinstance(a, Tensor) else \
+                np.array(a, dtype=_dtype.get_default_dtype().np)
+        else:
+            arr = np.empty(tuple(args), dtype=_dtype.get_default_dtype().np)
+        return cls._wrap(arr)
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def _accumulator(self):
+        """The AccumulateGrad node of a leaf (created once, held weakly like torch)."""
+        acc = self._acc() if self._acc is not None else None
+        if acc is None:
+            acc = _graph.AccumulateGrad(self)
+            self._acc = weakref.ref(acc)
+        return acc
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def data(self):
+        return Tensor._wrap_view(self)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data
+        self._version = value._version
+
+    def _wrap_view(self):
+        t = Tensor._wrap(self._data)
+        t._version = self._version
+        return t
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    @property
+    def grad(self):
+        if self.grad_fn is not None and not self._retains_grad:
+            warnings.warn(
+                "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+                "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+                "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor.",
+                UserWarning, stacklevel=2)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
+                                f"{type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError("assigned grad has data of a different size")
+            if value.dtype is not self.dtype:
+                raise RuntimeError("assigned grad has data of a different type")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self):
+        self._grad = None
+
+    def _store_retained_grad(self, g):
+        if self._grad is None:
+            self._grad = Tensor._wrap(np.array(g, dtype=self._data.dtype, copy=True).reshape(self._data.shape))
+        else:
+            self._grad = Tensor._wrap(self._grad._data + g)
+
+    def retain_grad(self):
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None and not self._retains_grad:
+            self._retains_grad = True
+            node = self.grad_fn
+            if node._retain is None:
+                node._retain = []
+            node._retain.append(weakref.ref(self))
+
+    @property
+    def retains_grad(self):
+        return self._retains_grad
+
+    def requires_grad_(self, requires_grad=True):
+        self._set_requires_grad(requires_grad)
+        return self
+
+    def _set_requires_grad(self, value):
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a "
+                    "computed variable in a subgraph that doesn't require differentiation use "
+                    "var_no_grad = var.detach().")
+            return
+        if value and self._data.dtype.kind != "f":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        self.requires_grad = bool(value)
+
+    @property
+    def dtype(self):
+        return _dtype._BY_NP[self._data.dtype]
+
+    @property
+    def shape(self):
+        return Size(self._data.shape)
+
+    def size(self, dim=None):
+        if dim is None:
+            return Size(self._data.shape)
+        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+
+    def dim(self):
+        return self._data.ndim
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def ndimension(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.size
+
+    nelement = numel
+
+    def element_size(self):
+        return self._data.itemsize
+
+    @property
+    def itemsize(self):
+        return self._data.itemsize
+
+    @property
+    def nbytes(self):
+        return self._data.nbytes
+
+    @property
+    def device(self):
+        return _CPU
+
+    @property
+    def is_cuda(self):
+        return False
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    def is_contiguous(self, memory_format=None):
+        return self._data.flags.c_contiguous
+
+    def stride(self, dim=None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
+
+    def storage_offset(self):
+        base = self._data
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        return (self._data.__array_interface__["data"][0] - base.__array_interface__["data"][0]) \
+            // self._data.itemsize
+
+    def data_ptr(self):
+        return self._data.__array_interface__["data"][0]
+
+    @property
+    def _version_value(self):
+        return self._version[0]
+
+    # ------------------------------------------------------------------ conversions
+    def item(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        return self._data.reshape(()).item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def numpy(self, *, force=False):
+        if self.requires_grad and not force:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self._data.dtype:
+            return self._data.astype(dtype)
+        return self._data
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(self._data.reshape(()).item())
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self, *, tensor_contents=None):
+        from ._tensor_str import tensor_repr
+        return tensor_repr(self)
+
+    def __format__(self, spec):
+        if self._data.ndim == 0:
+            return self.item().__format__(spec)
+        return object.__format__(self, spec)
+
+    def __deepcopy__(self, memo):
+        if not self.is_leaf:
+            raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support the "
+                               "deepcopy protocol at the moment.  If you were attempting to deepcopy a "
+                               "module, this may be because of a torch.nn.utils.weight_norm usage, see "
+                               "https://github.com/pytorch/pytorch/pull/103001")
+        if id(self) in memo:
+            return memo[id(self)]
+        new = type(self).__new__(type(self)) if type(self) is not Tensor else object.__new__(Tensor)
+        Tensor._init_from(new, self._data.copy(), self.requires_grad)
+        if self._grad is not None:
+            new._grad = self._grad.__deepcopy__(memo)
+        if self.__dict__:
+            import copy
+            new.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        memo[id(self)] = new
+        return new
+
+    @staticmethod
+    def _init_from(t, arr, requires_grad):
+        t._data = arr
+        t.requires_grad = requires_grad
+        t.grad_fn = None
+        t._grad = None
+        t._version = [0]
+        t._retains_grad = False
+        t._acc = None
+
+    def __reduce_ex__(self, proto):
+        # plain pickle (not .pt files: pyautodiff.save writes torch's format itself)
+        return (_rebuild_tensor, (type(self), self._data.copy(), self.requires_grad,
+                                  self.__dict__ or None))
+
+    def __setstate__(self, state):
+        pass
+
+    # ------------------------------------------------------------------ autograd entry points
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        from .autograd.engine import backward
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
+
+    def detach(self):
+        t = Tensor._wrap(self._data)
+        t._version = self._version
+        return t
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    # ------------------------------------------------------------------ dtype conversions
+    def to(self, *args, **kwargs):
+        dtype = kwargs.get("dtype")
+        copy = kwargs.get("copy", False)
+        for a in args:
+            if isinstance(a, _dtype.dtype):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, (str, device)):
+                _check_cpu(a)
+        _check_cpu(kwargs.get("device"))
+        if dtype is None:
+            return self.clone() if copy else self
+        return _ew.to_dtype(self, dtype, copy=copy)
+
+    def type(self, dtype=None):
+        if dtype is None:
+            return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
+                    "int64": "torch.LongTensor", "int32": "torch.IntTensor",
+                    "bool": "torch.BoolTensor"}.get(self.dtype.name, "torch.Tensor")
+        return self.to(dtype)
+
+    def float(self):
+        return _ew.to_dtype(self, _dtype.float32)
+
+    def double(self):
+        return _ew.to_dtype(self, _dtype.float64)
+
+    def half(self):
+        return _ew.to_dtype(self, _dtype.float16)
+
+    def long(self):
+        return _ew.to_dtype(self, _dtype.int64)
+
+    def int(self):
+        return _ew.to_dtype(self, _dtype.int32)
+
+    def bool(self):
+        return _ew.to_dtype(self, _dtype.bool_)
+
+    def cpu(self):
+        return self
+
+    def contiguous(self, memory_format=None):
+        return self if self._data.flags.c_contiguous else _ew.clone(self)
+
+    # ------------------------------------------------------------------ arithmetic
+    def __add__(self, other):
+        return _ew.add(self, other)
+
+    def __radd__(self, other):
+        return _ew.add(self, other)
+
+    def __sub__(self, other):
+        return _ew.sub(self, other)
+
+    def __rsub__(self, other):
+        return _ew.rsub(self, other)
+
+    def __mul__(self, other):
+        return _ew.mul(self, other)
+
+    def __rmul__(self, other):
+        return _ew.mul(self, other)
+
+    def __truediv__(self, other):
+        return _ew.div(self, other)
+
+    def __rtruediv__(self, other):
+        return _ew.rdiv(self, other)
+
+    def __floordiv__(self, other):
+        return _ew.div(self, other, rounding_mode="floor")
+
+    def __rfloordiv__(self, other):
+        return _ew.div(_to_tensor_like(other, self), self, rounding_mode="floor")
+
+    def __mod__(self, other):
+        o = other._data if isinstance(other, Tensor) else other
+        return _from_array(np.asarray(np.remainder(self._data, o)))
+
+    def __pow__(self, other):
+        return _ew.pow(self, other)
+
+    def __rpow__(self, other):
+        return _ew.pow(other, self)
+
+    def __neg__(self):
+        return _ew.neg(self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return self.abs()
+
+    def __matmul__(self, other):
+        return _linalg.matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return _linalg.matmul(_to_tensor_like(other, self), self)
+
+    # torch's method spellings of the ops
+    def add(self, other, *, alpha=1):
+        return _ew.add(self, other, alpha=alpha)
+
+    def sub(self, other, *, alpha=1):
+        return _ew.sub(self, other, alpha=alpha)
+
+    subtract = sub
+
+    def mul(self, other):
+        return _ew.mul(self, other)
+
+    multiply = mul
+
+    def div(self, other, *, rounding_mode=None):
+        return _ew.div(self, other, rounding_mode=rounding_mode)
+
+    divide = true_divide = div
+
+    def pow(self, other):
+        return _ew.pow(self, other)
+
+    def neg(self):
+        return _ew.neg(self)
+
+    negative = neg
+
+    def reciprocal(self):
+        return _ew.rdiv(self, 1)
+
+    def exp(self):
+        return _ew.exp(self)
+
+    def log(self):
+        return _ew.log(self)
+
+    def relu(self):
+        return _ew.relu(self)
+
+    def clone(self, *, memory_format=None):
+        return _ew.clone(self)
+
+    def sum(self, dim=None, keepdim=False, *, dtype=None):
+        return _red.sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim=None, keepdim=False, *, dtype=None):
+        return _red.mean(self, dim, keepdim, dtype=dtype)
+
+    def matmul(self, other):
+        return _linalg.matmul(self, other)
+
+    def mm(self, other):
+        return _linalg.mm(self, other)
+
+    def mv(self, other):
+        return _linalg.mv(self, other)
+
+    def dot(self, other):
+        return _linalg.dot(self, other)
+
+    def view(self, *shape):
+        if len(shape) == 1 and isinstance(shape[0], _dtype.dtype):
+            raise NotImplementedError("view(dtype) is not supported")
+        return _shape.view(self, shape)
+
+    def reshape(self, *shape):
+        return _shape.reshape(self, shape)
+
+    def view_as(self, other):
+        return _shape.view(self, other._data.shape)
+
+    def reshape_as(self, other):
+        return _shape.reshape(self, other._data.shape)
+
+    def t(self):
+        return _shape.t(self)
+
+    @property
+    def T(self):
+        return _shape.t(self) if self._data.ndim <= 2 else _shape.permute_reverse(self)
+
+    @property
+    def mT(self):
+        return _shape.swap_last(self)
+
+    def __getitem__(self, index):
+        return _idx.getitem(self, index)
+
+    def __setitem__(self, index, value):
+        _idx.setitem(self, index, value)
+
+    # ------------------------------------------------------------------ comparisons (no grad)
+    def _cmp(self, other, f):
+        o = other._data if isinstance(other, Tensor) else other
+        if isinstance(other, Tensor):
+            _ew._check_broadcast(self._data, o)
+        return Tensor._wrap(np.asarray(f(self._data, o)))
+
+    def __eq__(self, other):
+        if other is None:
+            return False
+        return self._cmp(other, np.equal)
+
+    def __ne__(self, other):
+        if other is None:
+            return True
+        return self._cmp(other, np.not_equal)
+
+    def __lt__(self, other):
+        return self._cmp(other, np.less)
+
+    def __le__(self, other):
+        return self._cmp(other, np.less_equal)
+
+    def __gt__(self, other):
+        return self._cmp(other, np.greater)
+
+    def __ge__(self, other):
+        return self._cmp(other, np.greater_equal)
+
+    eq = __eq__
+    ne = __ne__
+    lt = __lt__
+    le = __le__
+    gt = __gt__
+    ge = __ge__
+
+    def _logical(self, other, f):
+        o = other._data if isinstance(other, Tensor) else other
+        return Tensor._wrap(np.asarray(f(self._data, o)))
+
+    def __and__(self, other):
+        return self._logical(other, np.bitwise_and)
+
+    def __or__(self, other):
+        return self._logical(other, np.bitwise_or)
+
+    def __xor__(self, other):
+        return self._logical(other, np.bitwise_xor)
+
+    def __invert__(self):
+        return Tensor._wrap(np.asarray(np.invert(self._data)))
+
+    def logical_not(self):
+        return Tensor._wrap(np.asarray(np.logical_not(self._data)))
+
+    def isnan(self):
+        return Tensor._wrap(np.asarray(np.isnan(self._data)))
+
+    def isfinite(self):
+        return Tensor._wrap(np.asarray(np.isfinite(self._data)))
+
+    def all(self, dim=None):
+        return Tensor._wrap(np.asarray(np.all(self._data, axis=dim)))
+
+    def any(self, dim=None):
+        return Tensor._wrap(np.asarray(np.any(self._data, axis=dim)))
+
+    def equal(self, other):
+        return self._data.shape == other._data.shape and bool(np.array_equal(self._data, other._data))
+
+    def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return bool(np.allclose(self._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
+
+    def isclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
+        return Tensor._wrap(np.asarray(np.isclose(self._data, other._data, rtol=rtol, atol=atol,
+                                                  equal_nan=equal_nan)))
+
+    # ------------------------------------------------------------------ in-place ops
+    def _check_inplace(self):
+        if self.requires_grad and self.grad_fn is None and _GRAD.enabled:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+
+    def _inplace_result(self, result):
+        """Make `self` hold `result` (computed out of place) as an in-place op would."""
+        if self.requires_grad and _GRAD.enabled or result.requires_grad:
+            # the graph continues from the new node: self takes the result's history
+            self._data = result._data if result._data.dtype == self._data.dtype else \
+                result._data.astype(self._data.dtype)
+            self.grad_fn = result.grad_fn
+            self.requires_grad = result.requires_grad
+        else:
+            r = result._data
+            if r.dtype != self._data.dtype and not np.can_cast(r.dtype, self._data.dtype, "same_kind"):
+                raise RuntimeError(f"result type {result.dtype.name.capitalize()} can't be cast to the "
+                                   f"desired output type {self.dtype.name.capitalize()}")
+            if not self._data.flags.writeable:
+                raise RuntimeError("cannot modify a read-only tensor in place")
+            np.copyto(self._data, r, casting="unsafe")
+        self._version[0] += 1
+        return self
+
+    def add_(self, other, *, alpha=1):
+        self._check_inplace()
+        return self._inplace_result(_ew.add(self, other, alpha=alpha))
+
+    def sub_(self, other, *, alpha=1):
+        self._check_inplace()
+        return self._inplace_result(_ew.sub(self, other, alpha=alpha))
+
+    def mul_(self, other):
+        self._check_inplace()
+        return self._inplace_result(_ew.mul(self, other))
+
+    def div_(self, other):
+        self._check_inplace()
+        return self._inplace_result(_ew.div(self, other))
+
+    def pow_(self, other):
+        self._check_inplace()
+        return self._inplace_result(_ew.pow(self, other))
+
+    def neg_(self):
+        self._check_inplace()
+        return self._inplace_result(_ew.neg(self))
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
+
+    def zero_(self):
+        return self.fill_(0)
+
+    def fill_(self, value):
+        self._check_inplace()
+        if isinstance(value, Tensor):
+            value = value.item()
+        if self.requires_grad and _GRAD.enabled:
+            self.grad_fn = None  # a filled non-leaf no longer depends on its history
+        self._data[...] = value
+        self._version[0] += 1
+        return self
+
+    def copy_(self, src, non_blocking=False):
+        self._check_inplace()
+        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.broadcast_to(s, self._data.shape)
+        except ValueError:
+            raise RuntimeError(f"The size of tensor a ({self._data.shape[-1] if self._data.ndim else 1}) "
+                               f"must match the size of tensor b ({s.shape[-1] if s.ndim else 1}) at "
+                               f"non-singleton dimension {max(self._data.ndim - 1, 0)}") from None
+        np.copyto(self._data, s, casting="unsafe")
+        self._version[0] += 1
+        return self
+
+    def set_(self, source):
+        self._data = source._data
+        self._version = source._version
+        return self
+
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        from . import random as _random
+        self._data[...] = _random.uniform(a, b, self._data.shape, generator).astype(self._data.dtype)
+        self._version[0] += 1
+        return self
+
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        from . import random as _random
+        self._data[...] = _random.normal(mean, std, self._data.shape, generator).astype(self._data.dtype)
+        self._version[0] += 1
+        return self
+
+
+def _rebuild_tensor(cls, arr, requires_grad, state):
+    t = object.__new__(cls)
+    Tensor._init_from(t, arr, requires_grad)
+    if state:
+        t.__dict__.update(state)
+    return t
+
+
+def _wrap_dim(dim, ndim):
+    n = max(ndim, 1)
+    if not -n <= dim < n:
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})")
+    return dim % n
+
+
+def _from_array(arr):
+    return Tensor._wrap(arr)
+
+
+def _to_tensor_like(x, like):
+    if isinstance(x, Tensor):
+        return x
+    from .creation import tensor
+    return tensor(x, dtype=like.dtype if isinstance(x, (int, float)) else None)
+
+
+_graph._Tensor = Tensor
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import linalg as _linalg  # noqa: E402
+from .ops import reduction as _red  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
+from .ops import indexing as _idx  # noqa: E402
