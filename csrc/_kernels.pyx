@@ -480,10 +480,18 @@ cdef void _k_fill(real v, real* o, Py_ssize_t n, bint acc) noexcept nogil:
 cdef void _k_relu_bw(const real* g, const real* y, real* o, Py_ssize_t n,
                      bint acc) noexcept nogil:
     # torch threshold_backward: y <= 0 ? 0 : g   (so a nan y lets g through)
+    # (two explicit loops: with the `acc` test inside, gcc does not if-convert the select)
     cdef Py_ssize_t i
+    cdef real gi
     cdef real zero = 0
-    for i in range(n):
-        _st(o, i, zero if y[i] <= 0 else g[i], acc)
+    if acc:
+        for i in range(n):
+            gi = g[i]            # unconditional load, so gcc can if-convert and vectorize
+            o[i] = o[i] + (zero if y[i] <= 0 else gi)
+    else:
+        for i in range(n):
+            gi = g[i]
+            o[i] = zero if y[i] <= 0 else gi
 
 
 # ---- reduction: pairwise sum in double, 8 independent accumulators per 128-element block -----

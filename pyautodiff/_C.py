@@ -1,0 +1,30 @@
+"""Access to the compiled kernels (extension module ``pyautodiff._kernels``).
+
+Use ``from pyautodiff._C import K``, then ``K.add(a, b, out)`` etc.  Importing this module
+fails with ONE clear ImportError when the extension is missing (source tree never built) or
+stale (built from an older csrc/_kernels.pyx whose API_VERSION differs from the one this
+Python code expects).
+"""
+
+API_VERSION = 1  # must equal csrc/_kernels.pyx: API_VERSION
+
+_HOW_TO_BUILD = (
+    "build it with `pip install .` from the pyautodiff source tree, or, for development, "
+    "`python setup.py build_ext --inplace` (or `pip install -e .`) there"
+)
+
+try:
+    from pyautodiff import _kernels as K
+except ImportError as _e:  # no compiled module next to this file
+    raise ImportError(
+        f"pyautodiff's compiled extension pyautodiff._kernels could not be imported ({_e}); "
+        + _HOW_TO_BUILD
+    ) from None
+
+if getattr(K, "API_VERSION", None) != API_VERSION:
+    raise ImportError(
+        f"pyautodiff's compiled extension {K.__file__} is stale (API_VERSION "
+        f"{getattr(K, 'API_VERSION', None)}, expected {API_VERSION}); re-" + _HOW_TO_BUILD
+    )
+
+__all__ = ["K", "API_VERSION"]
