@@ -57,6 +57,8 @@ extensions = [
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
+    # Tensor base fields, graph nodes and the backward engine (the per-op bookkeeping)
+    Extension("pyautodiff._graph", ["csrc/_graph.pyx"]),
 ]
 
 setup(

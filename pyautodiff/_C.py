@@ -28,3 +28,14 @@ if getattr(K, "API_VERSION", None) != API_VERSION:
     )
 
 __all__ = ["K", "API_VERSION"]
+
+# The compiled graph core (Tensor base fields, Node, AccumulateGrad, backward engine).
+try:
+    from pyautodiff import _graph as G
+except ImportError as _e:
+    raise ImportError(
+        f"pyautodiff's compiled extension pyautodiff._graph could not be imported ({_e}); " + _HOW_TO_BUILD
+    ) from None
+if getattr(G, "API_VERSION", None) != API_VERSION:
+    raise ImportError(f"pyautodiff's compiled extension {G.__file__} is stale; re-" + _HOW_TO_BUILD)
+__all__.append("G")

@@ -7,7 +7,7 @@ import weakref
 import numpy as np
 
 from . import _dtype
-from .autograd import graph as _graph
+from ._C import G as _G
 from .autograd.grad_mode import STATE as _GRAD
 
 
@@ -78,23 +78,13 @@ def _check_cpu(dev):
         raise RuntimeError(f"Device '{d}' is not available: pyautodiff only runs on the CPU")
 
 
-class Tensor:
-    __slots__ = ("_data", "requires_grad", "grad_fn", "_grad", "_version", "_retains_grad", "_acc",
-                 "__dict__", "__weakref__")
+class Tensor(_G.TensorBase):
+    """The fields (_data, requires_grad, grad_fn, _grad, _version, ...) live in the compiled
+    TensorBase (csrc/_graph.pyx); this class is the Python API over them."""
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
     # ------------------------------------------------------------------ construction
-    @classmethod
-    def _wrap(cls, arr, requires_grad=False):
-        t = object.__new__(cls)
-        t._data = arr
-        t.requires_grad = requires_grad
-        t.grad_fn = None
-        t._grad = None
-        t._version = [0]
-        t._retains_grad = False
-        t._acc = None
-        return t
+    _wrap = classmethod(_G.wrap)  # Tensor._wrap(ndarray): a new leaf sharing that ndarray
 
     def __new__(cls, *args, **kwargs):
         # Tensor(data) / Tensor(2, 3) legacy constructors, as torch.Tensor
@@ -111,11 +101,7 @@ class Tensor:
 
     def _accumulator(self):
         """The AccumulateGrad node of a leaf (created once, held weakly like torch)."""
-        acc = self._acc() if self._acc is not None else None
-        if acc is None:
-            acc = _graph.AccumulateGrad(self)
-            self._acc = weakref.ref(acc)
-        return acc
+        return _G.accumulator(self)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -187,16 +173,9 @@ class Tensor:
         return self
 
     def _set_requires_grad(self, value):
-        if self.grad_fn is not None:
-            if not value:
-                raise RuntimeError(
-                    "you can only change requires_grad flags of leaf variables. If you want to use a "
-                    "computed variable in a subgraph that doesn't require differentiation use "
-                    "var_no_grad = var.detach().")
-            return
-        if value and self._data.dtype.kind != "f":
+        if value and self.grad_fn is None and self._data.dtype.kind != "f":
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
-        self.requires_grad = bool(value)
+        self.requires_grad = value
 
     @property
     def dtype(self):
@@ -334,8 +313,8 @@ class Tensor:
                                "https://github.com/pytorch/pytorch/pull/103001")
         if id(self) in memo:
             return memo[id(self)]
-        new = type(self).__new__(type(self)) if type(self) is not Tensor else object.__new__(Tensor)
-        Tensor._init_from(new, self._data.copy(), self.requires_grad)
+        new = type(self)._wrap(self._data.copy())
+        new._requires_grad = self._requires_grad
         if self._grad is not None:
             new._grad = self._grad.__deepcopy__(memo)
         if self.__dict__:
@@ -347,7 +326,7 @@ class Tensor:
     @staticmethod
     def _init_from(t, arr, requires_grad):
         t._data = arr
-        t.requires_grad = requires_grad
+        t._requires_grad = requires_grad
         t.grad_fn = None
         t._grad = None
         t._version = [0]
@@ -660,7 +639,7 @@ class Tensor:
             self._data = result._data if result._data.dtype == self._data.dtype else \
                 result._data.astype(self._data.dtype)
             self.grad_fn = result.grad_fn
-            self.requires_grad = result.requires_grad
+            self._requires_grad = result._requires_grad
         else:
             r = result._data
             if r.dtype != self._data.dtype and not np.can_cast(r.dtype, self._data.dtype, "same_kind"):
@@ -756,8 +735,8 @@ class Tensor:
 
 
 def _rebuild_tensor(cls, arr, requires_grad, state):
-    t = object.__new__(cls)
-    Tensor._init_from(t, arr, requires_grad)
+    t = cls._wrap(arr)
+    t._requires_grad = requires_grad
     if state:
         t.__dict__.update(state)
     return t
@@ -781,7 +760,7 @@ def _to_tensor_like(x, like):
     return tensor(x, dtype=like.dtype if isinstance(x, (int, float)) else None)
 
 
-_graph._Tensor = Tensor
+_G.register(Tensor, _GRAD)
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .ops import reduction as _red  # noqa: E402

@@ -1,0 +1,354 @@
+# cython: language_level=3
+"""The hot part of the Python layer, compiled: the Tensor's base fields, graph nodes, and the
+backward engine.  Per-op Python overhead dominates small tensors, so the bookkeeping every op
+does (wrapping a result, linking a node, walking the graph) lives here; what each op computes
+lives in its Node subclass in pyautodiff/ops (forward and backward together, in Python + kernels).
+
+Node protocol (implemented by the op subclasses):
+  forward(self, *args)  tensor arguments arrive as ndarrays, others as given; returns an ndarray.
+  backward(self, grad)  grad is an ndarray shaped like the output; returns one gradient (ndarray
+                        or None) per positional forward argument, or a bare ndarray for one input.
+Gradients may be broadcast-shaped or of a wider dtype: the engine fits them back to each input.
+"""
+from cpython.ref cimport Py_REFCNT
+import numpy as np
+
+cdef object _ndarray = np.ndarray
+cdef object _asarray = np.asarray
+cdef object _np_add = np.add
+cdef object _Tensor = None   # pyautodiff.tensor.Tensor, registered at import (no import cycle)
+cdef object _STATE = None    # grad mode flag holder (pyautodiff.autograd.grad_mode.STATE)
+
+API_VERSION = 1
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+
+def register(tensor_cls, state):
+    global _Tensor, _STATE
+    _Tensor = tensor_cls
+    _STATE = state
+
+
+cdef class TensorBase:
+    """Fields every Tensor has; pyautodiff.tensor.Tensor adds the Python API on top."""
+    cdef public object _data          # the numpy ndarray holding the values
+    cdef public bint _requires_grad
+    cdef public object grad_fn        # the Node that made this tensor, None for leaves
+    cdef public object _grad          # Tensor or None
+    cdef public list _version         # [n], shared by all views of one memory: bumped by in-place ops
+    cdef public bint _retains_grad
+    cdef public object _acc           # weakref to the AccumulateGrad node of a leaf
+    cdef object __weakref__
+
+    property requires_grad:
+        def __get__(self):
+            return self._requires_grad
+
+        def __set__(self, value):
+            if self.grad_fn is not None:
+                if not value:
+                    raise RuntimeError(
+                        "you can only change requires_grad flags of leaf variables. If you want to use "
+                        "a computed variable in a subgraph that doesn't require differentiation use "
+                        "var_no_grad = var.detach().")
+                return
+            if value and self._data.dtype.kind != "f":
+                raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            self._requires_grad = bool(value)
+
+
+cpdef wrap(cls, arr):
+    """A new leaf Tensor of class `cls` over the ndarray `arr` (no copy)."""
+    cdef TensorBase t = TensorBase.__new__(cls)
+    t._data = arr
+    t._version = [0]
+    return t
+
+
+cdef inline TensorBase _wrap(object arr):
+    cdef TensorBase t = TensorBase.__new__(_Tensor)
+    t._data = arr
+    t._version = [0]
+    return t
+
+
+cdef class Node:
+    """Base of every grad_fn.  next_functions: torch's ((node or None, 0), ...), one per forward
+    argument.  _meta: per argument None, or (shape, dtype) when its gradient must be fitted back.
+    _saved: what forward kept (None: nothing; False: freed).  _versions: [(version list, value)]
+    of saved tensors, to detect in-place changes.  _retain: weakrefs of non-leaf tensors whose
+    .grad keeps this node's incoming gradient (retain_grad)."""
+    cdef public tuple next_functions
+    cdef public list _meta
+    cdef public object _saved
+    cdef public list _versions
+    cdef public list _retain
+    cdef dict __dict__
+    cdef object __weakref__
+
+    def save(self, *arrays):
+        self._saved = arrays
+
+    @property
+    def saved(self):
+        s = self._saved
+        if s is False:
+            raise RuntimeError(_FREED_MSG)
+        return s
+
+    def name(self):
+        return type(self).__name__
+
+    def __repr__(self):
+        return f"<{type(self).__name__} object at {id(self):#x}>"
+
+    @classmethod
+    def apply(cls, *args):
+        """Run the op on tensors/scalars; link the result into the graph when grad is needed."""
+        cdef Node node = cls.__new__(cls)
+        cdef Py_ssize_t i, n = len(args)
+        cdef bint needs = False
+        cdef list arrays = list(args)
+        cdef TensorBase t
+        for i in range(n):
+            a = args[i]
+            if isinstance(a, TensorBase):
+                t = <TensorBase>a
+                arrays[i] = t._data
+                if t._requires_grad:
+                    needs = True
+        out = node.forward(*arrays)
+        if type(out) is not _ndarray:
+            out = _asarray(out)  # numpy hands back scalars for 0-d inputs
+        cdef TensorBase result = _wrap(out)
+        if needs and _STATE.enabled and out.dtype.kind == "f":  # int/bool results never need grad
+            node._link(args, out, result)
+        return result
+
+    cdef _link(self, tuple args, object out, TensorBase result):
+        cdef list nexts = []
+        cdef list meta = []
+        cdef list versions = None
+        cdef TensorBase t
+        saved = self._saved
+        out_shape = out.shape
+        out_dtype = out.dtype
+        for a in args:
+            if isinstance(a, TensorBase):
+                t = <TensorBase>a
+                if t._requires_grad:
+                    nexts.append((t.grad_fn if t.grad_fn is not None else accumulator(t), 0))
+                else:
+                    nexts.append((None, 0))
+                d = t._data
+                if d.shape != out_shape or d.dtype != out_dtype:
+                    meta.append((d.shape, d.dtype))
+                else:
+                    meta.append(None)
+                if saved:
+                    for s in saved:
+                        if s is d:
+                            if versions is None:
+                                versions = []
+                            versions.append((t._version, t._version[0]))
+                            break
+            else:
+                nexts.append((None, 0))
+                meta.append(None)
+        if saved:
+            for s in saved:
+                if s is out:
+                    if versions is None:
+                        versions = []
+                    versions.append((result._version, 0))
+                    break
+        self.next_functions = tuple(nexts)
+        self._meta = meta
+        self._versions = versions
+        result._requires_grad = True
+        result.grad_fn = self
+
+    cdef _check_versions(self):
+        for box, v in self._versions:
+            if box[0] != v:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified by an "
+                    f"inplace operation: is at version {box[0]}; expected version {v} instead. Hint: "
+                    "the backtrace further above can point at the operation that failed to compute "
+                    "its gradient. The variable in question was changed in there or anywhere later. "
+                    "Good luck!")
+
+
+import weakref as _weakref
+cdef object _weakref_ref = _weakref.ref
+
+
+cpdef accumulator(TensorBase t):
+    """The AccumulateGrad node of a leaf (created once, held weakly by the tensor, like torch)."""
+    acc = t._acc() if t._acc is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._acc = _weakref_ref(acc)
+    return acc
+
+
+cdef class AccumulateGrad(Node):
+    """The sink of a leaf: adds the incoming gradient into `variable.grad` (in place if it exists)."""
+    cdef public TensorBase variable
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.next_functions = ()
+        self._meta = []
+
+    cdef accumulate(self, grad, bint exclusive):
+        """exclusive: the engine holds the only reference to `grad`, so it may be adopted."""
+        cdef TensorBase var = self.variable
+        cdef TensorBase g
+        d = var._data
+        if type(grad) is not _ndarray:
+            grad = _asarray(grad)
+        if grad.shape != d.shape:
+            grad = sum_to(grad, d.shape)
+            exclusive = False
+        g = var._grad
+        if g is None:
+            if grad.dtype != d.dtype:
+                grad = grad.astype(d.dtype)
+            elif not (exclusive and grad.base is None and grad.flags.writeable and grad.flags.c_contiguous):
+                grad = grad.copy()  # never alias a buffer someone else may hold
+            var._grad = _wrap(grad)
+        else:
+            gd = g._data  # in place into the existing .grad buffer: one pass, no allocation
+            _np_add(gd, grad, out=gd, casting="unsafe")
+            g._version[0] += 1
+
+
+def sum_to(grad, shape):
+    """Sum a broadcast gradient back to `shape`."""
+    if grad.shape == shape:
+        return grad
+    nd = grad.ndim - len(shape)
+    if nd:
+        grad = grad.sum(axis=tuple(range(nd)))
+    axes = tuple([i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1])
+    if axes:
+        grad = grad.sum(axis=axes, keepdims=True)
+    return grad.reshape(shape)
+
+
+cdef inline object _fit(object g, tuple meta):
+    shape, dtype = meta
+    if g.shape != shape:
+        g = sum_to(g, shape)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
+
+
+def run_backward(list roots, list root_grads, bint retain_graph=False, dict capture=None):
+    """Propagate root_grads (ndarrays) from the root nodes down to the leaves, each node once,
+    after all of its consumers (Kahn's order over dependency counts: iterative, so graphs of any
+    depth work).  capture (autograd.grad): {node: None}; the total gradient reaching each of
+    those nodes is stored there, and leaves' .grad are left alone."""
+    cdef dict deps = {}
+    cdef list stack = []
+    cdef Node node, nxt
+    cdef object c
+    for r in roots:
+        if r not in deps:
+            deps[r] = 0
+            stack.append(r)
+    # 1. count the edges pointing at every node reachable from the roots
+    while stack:
+        node = <Node>stack.pop()
+        for edge in node.next_functions:
+            e = (<tuple>edge)[0]
+            if e is not None:
+                c = deps.get(e)
+                if c is None:
+                    deps[e] = 1
+                    stack.append(e)
+                else:
+                    deps[e] = <long>c + 1
+    # 2. run nodes whose consumers are all done
+    cdef dict grads = {}
+    for r, g in zip(roots, root_grads):
+        prev = grads.get(r)
+        grads[r] = g if prev is None else prev + g
+    cdef list ready = [r for r in grads if deps[r] == 0]
+    cdef bint prev_mode = _STATE.enabled
+    cdef Py_ssize_t i, n
+    cdef long dcount
+    cdef list meta
+    cdef tuple nf
+    _STATE.enabled = False  # backward computations never record a graph
+    try:
+        while ready:
+            node = <Node>ready.pop()
+            grad = grads.pop(node, None)
+            nf = node.next_functions
+            if grad is None:
+                # no gradient reached this node: only release its inputs' dependency counts
+                for edge in nf:
+                    e = (<tuple>edge)[0]
+                    if e is not None:
+                        dcount = deps[e] - 1
+                        deps[e] = dcount
+                        if dcount == 0:
+                            ready.append(e)
+                continue
+            if node._retain is not None:
+                for ref in node._retain:
+                    t = ref()
+                    if t is not None:
+                        t._store_retained_grad(grad)
+            if capture is not None and node in capture:
+                prev = capture[node]
+                capture[node] = grad if prev is None else prev + grad
+            if type(node) is AccumulateGrad:
+                if capture is None:
+                    # refcount 2: this local + the call's argument tuple-free borrowed ref
+                    (<AccumulateGrad>node).accumulate(grad, Py_REFCNT(grad) == 1)
+                continue
+            if node._versions is not None:
+                node._check_versions()
+            in_grads = node.backward(grad)
+            grad = None
+            if not retain_graph and node._saved is not None:
+                node._saved = False
+            if type(in_grads) is not tuple:
+                in_grads = (in_grads,)
+            meta = node._meta
+            n = len(nf)
+            for i in range(n):
+                e = (<tuple>nf[i])[0]
+                if e is None:
+                    continue
+                g = (<tuple>in_grads)[i]
+                if g is not None:
+                    if type(g) is not _ndarray:
+                        g = _asarray(g)
+                    m = meta[i]
+                    if m is not None:
+                        g = _fit(g, <tuple>m)
+                    prev = grads.get(e)
+                    if prev is None:
+                        grads[e] = g
+                    else:
+                        # a shared subexpression: a fresh sum (g may alias a saved buffer)
+                        s = prev + g
+                        grads[e] = s if type(s) is _ndarray else _asarray(s)
+                    g = None
+                dcount = deps[e] - 1
+                deps[e] = dcount
+                if dcount == 0:
+                    ready.append(e)
+            in_grads = None
+    finally:
+        _STATE.enabled = prev_mode
