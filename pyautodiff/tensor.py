@@ -343,8 +343,14 @@ class Tensor(_G.TensorBase):
 
     # ------------------------------------------------------------------ autograd entry points
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .autograd.engine import backward
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
+        d = self._data
+        if gradient is None and self.grad_fn is not None and d.ndim == 0 and d.dtype.kind == "f" \
+                and not create_graph and inputs is None:
+            # the common case (loss.backward()) without the general entry point's checks
+            _G.run_backward([self.grad_fn], [_engine.scalar_one(d.dtype)], bool(retain_graph))
+            return
+        _engine.backward([self], None if gradient is None else [gradient], retain_graph, create_graph,
+                         inputs)
 
     def detach(self):
         t = Tensor._wrap(self._data)
@@ -404,26 +410,14 @@ class Tensor(_G.TensorBase):
         return self if self._data.flags.c_contiguous else _ew.clone(self)
 
     # ------------------------------------------------------------------ arithmetic
-    def __add__(self, other):
-        return _ew.add(self, other)
 
-    def __radd__(self, other):
-        return _ew.add(self, other)
 
-    def __sub__(self, other):
-        return _ew.sub(self, other)
 
     def __rsub__(self, other):
         return _ew.rsub(self, other)
 
-    def __mul__(self, other):
-        return _ew.mul(self, other)
 
-    def __rmul__(self, other):
-        return _ew.mul(self, other)
 
-    def __truediv__(self, other):
-        return _ew.div(self, other)
 
     def __rtruediv__(self, other):
         return _ew.rdiv(self, other)
@@ -438,8 +432,6 @@ class Tensor(_G.TensorBase):
         o = other._data if isinstance(other, Tensor) else other
         return _from_array(np.asarray(np.remainder(self._data, o)))
 
-    def __pow__(self, other):
-        return _ew.pow(self, other)
 
     def __rpow__(self, other):
         return _ew.pow(other, self)
@@ -761,8 +753,19 @@ def _to_tensor_like(x, like):
 
 
 _G.register(Tensor, _GRAD)
+
+
+def _bind_operators():
+    # the hottest operators are the op functions themselves (one Python frame less per op)
+    Tensor.__add__ = Tensor.__radd__ = _ew.add
+    Tensor.__mul__ = Tensor.__rmul__ = _ew.mul
+    Tensor.__sub__ = _ew.sub
+    Tensor.__truediv__ = _ew.div
+    Tensor.__pow__ = _ew.pow
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
+from .autograd import engine as _engine  # noqa: E402
 from .ops import reduction as _red  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import indexing as _idx  # noqa: E402
+_bind_operators()

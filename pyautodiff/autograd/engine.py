@@ -6,6 +6,14 @@ import numpy as np
 from .._C import G
 
 run_backward = G.run_backward
+_Tensor = []
+
+
+def _tensor_cls():
+    if not _Tensor:
+        from ..tensor import Tensor
+        _Tensor.append(Tensor)
+    return _Tensor[0]
 
 
 def _fit(g, meta):
@@ -18,28 +26,43 @@ def _fit(g, meta):
     return g
 
 
+_ONES = {}  # 0-d ones per dtype: the implicit gradient of a scalar (read-only, shared)
+
+
+def scalar_one(dtype):
+    one = _ONES.get(dtype)
+    if one is None:
+        one = _ONES[dtype] = np.ones((), dtype)
+        one.flags.writeable = False
+    return one
+
+
 def _make_root_grads(tensors, grad_tensors, Tensor):
     out = []
     for t, g in zip(tensors, grad_tensors):
         if g is None:
-            if t._data.size != 1:
+            d = t._data
+            if d.size != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            if not t.dtype.is_floating_point:
+            if d.dtype.kind != "f":
                 raise RuntimeError(
                     f"grad can be implicitly created only for real scalar outputs but got {t.dtype}")
-            out.append(np.ones(t._data.shape, t._data.dtype))
+            if d.ndim == 0:
+                out.append(scalar_one(d.dtype))
+            else:
+                out.append(np.ones(d.shape, d.dtype))
         else:
             ga = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=t._data.dtype)
             if ga.shape != t._data.shape:
                 raise RuntimeError(
-                    f"Mismatch in shape: grad_output[0] has a shape of torch.Size({list(ga.shape)}) and "
-                    f"output[0] has a shape of torch.Size({list(t._data.shape)}).")
+                    f"Mismatch in shape: grad_output[0] has a shape of pyautodiff.Size({list(ga.shape)}) and "
+                    f"output[0] has a shape of pyautodiff.Size({list(t._data.shape)}).")
             out.append(ga)
     return out
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    from ..tensor import Tensor
+    Tensor = _tensor_cls()
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported by pyautodiff")
     if inputs is not None:
@@ -60,7 +83,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=None, materialize_grads=False):
-    from ..tensor import Tensor
+    Tensor = _tensor_cls()
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported by pyautodiff")
     single_out = isinstance(outputs, Tensor)

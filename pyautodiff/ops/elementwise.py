@@ -373,14 +373,36 @@ def _as_tensor_operand(x):
     return tensor(x)
 
 
+def _operands(a, b):
+    """(tensor, operand, numpy result dtype); fast paths for the common cases come first."""
+    da = a._data.dtype
+    tb = type(b)
+    if tb is float:
+        return b, (da if da.kind == "f" else get_default_dtype().np)
+    if tb is int:
+        return b, (da if da.kind != "b" else _I64)
+    if tb is Tensor:
+        if b._data.dtype is da:
+            return b, da
+    else:
+        b = _as_tensor_operand(b)
+    return b, result_dtype(a, b).np
+
+
+_I64 = np.dtype(np.int64)
+
+
 def add(a, b, *, alpha=1):
     if not isinstance(a, Tensor):
         a, b = b, a  # scalar + tensor
-    b = _as_tensor_operand(b)
-    dt = result_dtype(a, b)
+    da = a._data.dtype
+    tb = type(b)
+    if tb is float and da.kind == "f" or tb is Tensor and b._data.dtype is da:
+        return AddBackward0.apply(a, b, da) if alpha == 1 else AddBackward0.apply(a, b, da, alpha)
+    b, dt = _operands(a, b)
     if alpha != 1:
-        return AddBackward0.apply(a, b, dt.np, alpha)
-    return AddBackward0.apply(a, b, dt.np)
+        return AddBackward0.apply(a, b, dt, alpha)
+    return AddBackward0.apply(a, b, dt)
 
 
 def sub(a, b, *, alpha=1):
@@ -409,8 +431,12 @@ def rsub(a, b, *, alpha=1):
 def mul(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
-    b = _as_tensor_operand(b)
-    return MulBackward0.apply(a, b, result_dtype(a, b).np)
+    da = a._data.dtype
+    tb = type(b)
+    if tb is float and da.kind == "f" or tb is Tensor and b._data.dtype is da:
+        return MulBackward0.apply(a, b, da)
+    b, dt = _operands(a, b)
+    return MulBackward0.apply(a, b, dt)
 
 
 def _true_div_dtype(a, b):
@@ -455,16 +481,13 @@ def neg(a):
 def pow(a, e):
     if not isinstance(a, Tensor):
         base = a
-        if isinstance(base, Tensor):
-            pass
         e = _as_tensor_operand(e)
         dt = result_dtype(e, base)
         return PowBackward2.apply(base, e, dt.np)
-    e = _as_tensor_operand(e)
-    dt = result_dtype(a, e)
+    e, dt = _operands(a, e)
     if isinstance(e, Tensor):
-        return PowBackward1.apply(a, e, dt.np)
-    return PowBackward0.apply(a, e, dt.np)
+        return PowBackward1.apply(a, e, dt)
+    return PowBackward0.apply(a, e, dt)
 
 
 def _unary_float(a):
