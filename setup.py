@@ -59,6 +59,13 @@ extensions = [
     ),
     # Tensor base fields, graph nodes and the backward engine (the per-op bookkeeping)
     Extension("pyautodiff._graph", ["csrc/_graph.pyx"]),
+    # numpy data-memory handler that recycles large freed buffers (no page faults per step)
+    Extension(
+        "pyautodiff._memory",
+        ["csrc/_memory.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 setup(

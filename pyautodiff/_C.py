@@ -39,3 +39,11 @@ except ImportError as _e:
 if getattr(G, "API_VERSION", None) != API_VERSION:
     raise ImportError(f"pyautodiff's compiled extension {G.__file__} is stale; re-" + _HOW_TO_BUILD)
 __all__.append("G")
+
+# Recycling of large freed numpy buffers (csrc/_memory.pyx).  On by default: a training step
+# then reuses the previous step's buffers instead of faulting in fresh pages.
+# PYAUTODIFF_BUFFER_CACHE_MB sets the cap (0 turns it off).
+import os as _os
+from pyautodiff._memory import set_buffer_cache, buffer_cache_info  # noqa: E402
+
+set_buffer_cache(int(_os.environ.get("PYAUTODIFF_BUFFER_CACHE_MB", "512")) << 20)

@@ -5,6 +5,7 @@
 __version__ = "0.1.0"
 
 from ._C import K as _K  # noqa: F401  (fails early, with a clear message, if the kernels are not built)
+from ._C import set_buffer_cache, buffer_cache_info  # noqa: F401
 from . import _dtype
 from ._dtype import (dtype, float32, float64, float16, int64, int32, int16, int8, uint8,
                      float, double, half, long, int, short, get_default_dtype, set_default_dtype,
