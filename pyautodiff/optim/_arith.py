@@ -1,0 +1,93 @@
+"""float32 arithmetic that reproduces torch's CPU kernels bit for bit.
+
+torch's CPU kernels for `add(x, alpha=a)`, `lerp_` and `addcmul_` are compiled with fused multiply-add
+(AVX2/AVX-512 `vfmadd`, and GCC contracts the scalar tails the same way), so `p.add_(g, alpha=-lr)` is
+`fma(g, -lr, p)` rounded once.  numpy has no fma, so `fma32` computes it exactly: the product of two
+float32 numbers is exact in float64, the float64 sum is rounded once, and the one case where rounding
+again to float32 could differ from a single rounding (the float64 sum sits exactly on a float32
+midpoint) is detected and resolved with the exact TwoSum error.
+
+Plain products, quotients and sums (`mul_`, `div`, `add_` with alpha 1, `addcdiv_`) are single IEEE
+operations in both libraries, so numpy's float32 ufuncs already agree bit for bit.
+
+float64 tensors use plain (unfused) numpy operations: their results may differ from torch in the
+last bit.
+"""
+import numpy as np
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_LOW29 = np.uint64((1 << 29) - 1)
+_HALF29 = np.uint64(1 << 28)
+
+
+def fma(a, b, c, out):
+    """out = a * b + c with one rounding (float32); a/b may be arrays or Python/numpy scalars, c an array.
+
+    `out` may alias `c` (or `a`)."""
+    dt = out.dtype
+    if dt != _F32:
+        np.add(np.multiply(a, b), c, out=out)
+        return out
+    a64 = np.asarray(a, dtype=_F32).astype(_F64) if not np.isscalar(a) else _F64.type(np.float32(a))
+    b64 = np.asarray(b, dtype=_F32).astype(_F64) if not np.isscalar(b) else _F64.type(np.float32(b))
+    p = np.multiply(a64, b64)
+    c64 = c.astype(_F64)
+    s = p + c64
+    if s.ndim:
+        mid = (s.view(np.uint64) & _LOW29) == _HALF29
+        if mid.any():
+            _fix_midpoints(s, p, c64, mid)
+    elif (np.asarray(s).view(np.uint64) & _LOW29) == _HALF29:
+        s = np.asarray(s)[None]
+        _fix_midpoints(s, np.asarray(p).reshape(1), np.asarray(c64).reshape(1), np.ones(1, bool))
+        s = s[0]
+    np.copyto(out, s, casting="same_kind")
+    return out
+
+
+def _fix_midpoints(s, p, c, mask):
+    """Where the float64 sum s = p + c sits on a float32 rounding midpoint but is itself inexact, nudge
+    it one float64 ulp toward the exact value so that rounding to float32 goes the right way."""
+    idx = np.nonzero(mask)
+    if np.ndim(p):
+        p = np.broadcast_to(p, s.shape)[idx]
+    if np.ndim(c):
+        c = np.broadcast_to(c, s.shape)[idx]
+    ss = s[idx]
+    bb = ss - p
+    err = (p - (ss - bb)) + (c - bb)
+    nz = err != 0
+    if nz.any():
+        ss[nz] = np.nextafter(ss[nz], np.where(err[nz] > 0, np.inf, -np.inf))
+        s[idx] = ss
+
+
+def add_scaled(x, y, alpha, out):
+    """torch's `x.add(y, alpha=alpha)`: fma(y, alpha, x); a plain add when alpha == 1."""
+    if alpha == 1:
+        return np.add(x, y, out=out)
+    return fma(y, alpha, x, out)
+
+
+def lerp_scalar(start, end, weight, out):
+    """torch's `start.lerp_(end, weight)` with a Python-number weight (float32 weight, fused)."""
+    dt = out.dtype
+    w = dt.type(weight)
+    diff = np.subtract(end, start)
+    if abs(w) < 0.5:
+        return fma(w, diff, start, out)
+    return fma(w - dt.type(1), diff, end, out)
+
+
+def addcmul(x, t1, t2, value, out):
+    """torch's `x.addcmul_(t1, t2, value=value)`: fma(value * t1, t2, x)."""
+    vt1 = np.multiply(t1, out.dtype.type(value))
+    return fma(vt1, t2, x, out)
+
+
+def addcdiv(x, t1, t2, value, out):
+    """torch's `x.addcdiv_(t1, t2, value=value)`: x + (value * t1) / t2, each step rounded."""
+    tmp = np.multiply(t1, out.dtype.type(value))
+    np.divide(tmp, t2, out=tmp)
+    return np.add(x, tmp, out=out)

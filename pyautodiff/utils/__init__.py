@@ -1,0 +1,2 @@
+"""torch.utils: data loading (utils.data) and hook handles."""
+from . import data, hooks  # noqa: F401
