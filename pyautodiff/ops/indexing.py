@@ -8,12 +8,11 @@ from ..tensor import Tensor
 
 
 def _convert(index):
-    """Tensor indices -> ndarrays; returns (numpy index, kind) with kind naming torch's grad_fn."""
+    """Tensor indices -> ndarrays; returns (numpy index, advanced?)."""
     if not isinstance(index, tuple):
         index = (index,)
     out = []
     advanced = False
-    n_int = n_slice = 0
     for i in index:
         if isinstance(i, Tensor):
             a = i._data
@@ -21,7 +20,6 @@ def _convert(index):
                 raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
             if a.ndim == 0 and a.dtype.kind in "iu":
                 out.append(int(a))
-                n_int += 1
                 continue
             out.append(a)
             advanced = True
@@ -33,14 +31,38 @@ def _convert(index):
             advanced = True
         elif isinstance(i, (int, np.integer)):
             out.append(int(i))
-            n_int += 1
         elif isinstance(i, slice):
             out.append(_slice(i))
-            n_slice += 1
+        elif isinstance(i, float):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables "
+                             "are valid indices (got float)")
         else:
             out.append(i)  # None, Ellipsis
-    kind = "IndexBackward0" if advanced else ("SelectBackward0" if n_int else "SliceBackward0")
-    return tuple(out), kind
+    return tuple(out), advanced
+
+
+def _basic_kind(idx, shape, single):
+    """torch's grad_fn name for basic indexing: torch applies the index item by item (select,
+    slice, unsqueeze; a full slice inside a tuple is skipped), so the name is that of the last
+    op applied, AliasBackward0 when none was; a bare slice is always a SliceBackward0."""
+    if single and isinstance(idx[0], slice):
+        return "SliceBackward0"
+    consumed = sum(1 for i in idx if i is not None and i is not Ellipsis)
+    dim = 0
+    kind = "AliasBackward0"
+    for i in idx:
+        if i is Ellipsis:
+            dim += len(shape) - consumed
+        elif i is None:
+            kind = "UnsqueezeBackward0"
+        elif isinstance(i, int):
+            kind = "SelectBackward0"
+            dim += 1
+        else:  # a slice
+            if dim >= len(shape) or i.indices(shape[dim]) != (0, shape[dim], 1):
+                kind = "SliceBackward0"
+            dim += 1
+    return kind
 
 
 def _slice(s):
@@ -52,6 +74,7 @@ def _slice(s):
 
 
 class _Index(Node):
+    """Basic indexing: the result is a numpy view of the input."""
     def forward(self, a, index):
         self.shape = a.shape
         self.dtype = a.dtype
@@ -63,32 +86,69 @@ class _Index(Node):
 
     def backward(self, g):
         out = np.zeros(self.shape, self.dtype)
-        if type(self).__name__ == "IndexBackward0":
-            np.add.at(out, self.index, g)
-        else:
-            out[self.index] = g
+        out[self.index] = g
+        return out, None
+
+
+class IndexBackward0(Node):
+    """Advanced indexing (a copy); the indices are saved (and freed) like torch's."""
+    def forward(self, a, index):
+        self.shape = a.shape
+        self.dtype = a.dtype
+        self.save(index)
+        try:
+            return a[index]
+        except IndexError as e:
+            raise IndexError(_index_message(e, a, index)) from None
+
+    def backward(self, g):
+        out = np.zeros(self.shape, self.dtype)
+        np.add.at(out, self.saved[0], g)
         return out, None
 
 
 def _index_message(e, a, index):
+    """numpy's IndexError text -> torch's."""
     msg = str(e)
+    items = index if isinstance(index, tuple) else (index,)
     if "out of bounds" in msg:
-        for i, ix in enumerate(index if isinstance(index, tuple) else (index,)):
+        for i, ix in enumerate(items):
             if isinstance(ix, int) and i < a.ndim and not -a.shape[i] <= ix < a.shape[i]:
                 return f"index {ix} is out of bounds for dimension {i} with size {a.shape[i]}"
+        return msg.replace(" for axis ", " for dimension ")
     if "too many indices" in msg:
         return f"too many indices for tensor of dimension {a.ndim}"
+    if "boolean index did not match" in msg:
+        consumed = sum(np.ndim(i) if isinstance(i, np.ndarray) and i.dtype == np.bool_ else 1
+                       for i in items if i is not None and i is not Ellipsis)
+        dim = 0
+        for ix in items:
+            if ix is Ellipsis:
+                dim += a.ndim - consumed
+            elif isinstance(ix, np.ndarray) and ix.dtype == np.bool_:
+                for k, n in enumerate(ix.shape):
+                    if dim + k < a.ndim and a.shape[dim + k] != n:
+                        return (f"The shape of the mask {list(ix.shape)} at index {k} does not match the shape "
+                                f"of the indexed tensor {list(a.shape)} at index {dim + k}")
+                dim += ix.ndim
+            elif ix is not None:
+                dim += 1
     return msg
 
 
-_NODES = {name: type(name, (_Index,), {}) for name in ("IndexBackward0", "SelectBackward0", "SliceBackward0")}
+_NODES = {name: type(name, (_Index,), {})
+          for name in ("SelectBackward0", "SliceBackward0", "UnsqueezeBackward0", "AliasBackward0")}
 
 
 def getitem(t, index):
-    idx, kind = _convert(index)
+    idx, advanced = _convert(index)
+    if advanced:
+        return IndexBackward0.apply(t, idx)
+    kind = _basic_kind(idx, t._data.shape, not isinstance(index, tuple))
+    if not any(i is Ellipsis for i in idx):
+        idx = idx + (Ellipsis,)  # numpy then returns a 0-d view, never a scalar copy
     r = _NODES[kind].apply(t, idx)
-    if kind != "IndexBackward0":
-        r._version = t._version  # basic indexing is a view
+    r._version = t._version  # basic indexing is a view
     return r
 
 
@@ -106,22 +166,58 @@ class CopySlices(Node):
         gv = g[self.index]
         return ga, gv, None
 
+    def name(self):
+        return "torch::autograd::CopySlices"
+
+
+def _check_value_shape(target, value, advanced):
+    """torch's error (a RuntimeError) when the value cannot be broadcast into the indexed part."""
+    vs = tuple(np.shape(value))
+    if advanced:
+        try:
+            np.broadcast_shapes(vs, target)
+            return
+        except ValueError:
+            raise RuntimeError(f"shape mismatch: value tensor of shape {list(vs)} cannot be broadcast to "
+                               f"indexing result of shape {list(target)}") from None
+    while vs and vs[0] == 1 and len(vs) > len(target):
+        vs = vs[1:]  # torch drops leading 1s of the value first
+    if len(vs) > len(target):
+        name = {"f4": "Float", "f8": "Double", "i8": "Long", "i4": "Int", "b1": "Bool"}.get(
+            np.asarray(value).dtype.str[1:], "")
+        raise RuntimeError(f"expand(pyautodiff.{name}Tensor{{{list(vs)}}}, size={list(target)}): the number "
+                           f"of sizes provided ({len(target)}) must be greater or equal to the number of "
+                           f"dimensions in the tensor ({len(vs)})")
+    for i in range(1, len(vs) + 1):
+        if vs[-i] != 1 and vs[-i] != target[-i]:
+            raise RuntimeError(
+                f"The expanded size of the tensor ({target[-i]}) must match the existing size ({vs[-i]}) at "
+                f"non-singleton dimension {len(target) - i}.  Target sizes: {list(target)}.  Tensor sizes: "
+                f"{list(np.shape(value))}")
+
 
 def setitem(t, index, value):
-    idx, _ = _convert(index)
-    t._check_inplace()
+    idx, advanced = _convert(index)
+    if t.requires_grad and t.grad_fn is None and STATE.enabled:
+        if advanced or _basic_kind(idx, t._data.shape, not isinstance(index, tuple)) == "AliasBackward0":
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
     if isinstance(value, Tensor):
         v = value._data
         needs = value.requires_grad and STATE.enabled
     else:
         v = value
         needs = False
-    if needs or (t.requires_grad and STATE.enabled):
-        r = CopySlices.apply(t, value if isinstance(value, Tensor) else v, idx)
-        t._inplace_result(r)
-        return
     try:
+        if needs or (t.requires_grad and STATE.enabled):
+            r = CopySlices.apply(t, value if isinstance(value, Tensor) else v, idx)
+            t._inplace_result(r)
+            return
         t._data[idx] = v
     except IndexError as e:
         raise IndexError(_index_message(e, t._data, idx)) from None
+    except ValueError as e:
+        _check_value_shape(np.shape(t._data[idx]), v, advanced)
+        raise RuntimeError(str(e)) from None
     t._version[0] += 1

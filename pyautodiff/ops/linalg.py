@@ -77,6 +77,12 @@ class BmmBackward0(Node):
         return ga, gb
 
 
+# torch builds the other matmul cases from several nodes; the one users see on the result:
+_Squeeze = type("SqueezeBackward4", (BmmBackward0,), {"__doc__": "vector @ matrix (torch: mm, then squeeze)"})
+_Batched = type("UnsafeViewBackward0", (BmmBackward0,), {"__doc__": "batched matmul (torch: bmm, then view)"})
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}
+
+
 def _check(a, b):
     if not isinstance(b, Tensor):
         raise TypeError(f"matmul(): argument 'other' (position 1) must be Tensor, not {type(b).__name__}")
@@ -85,6 +91,8 @@ def _check(a, b):
 
 
 def matmul(a, b):
+    if isinstance(b, Tensor) and a._data.ndim == 1 and b._data.ndim == 1:
+        return dot(a, b)
     _check(a, b)
     da, db = a._data.ndim, b._data.ndim
     if da == 0 or db == 0:
@@ -97,17 +105,16 @@ def matmul(a, b):
         return mm(a, b)
     if da == 1 and db == 2:
         return _mm_1d2d(a, b)
-    try:
-        np.broadcast_shapes(a._data.shape[:-2] if da > 1 else (), b._data.shape[:-2] if db > 1 else ())
-    except ValueError:
-        raise RuntimeError("matmul: batch dimensions could not be broadcast") from None
+    from .elementwise import _check_broadcast  # torch's "The size of tensor a (2) must match ..."
+    _check_broadcast(np.broadcast_to(0, a._data.shape[:-2] if da > 1 else ()),
+                     np.broadcast_to(0, b._data.shape[:-2] if db > 1 else ()))
     _inner(a._data.shape[-1], b._data.shape[-2] if db > 1 else b._data.shape[0], a, b)
-    return BmmBackward0.apply(a, b)
+    return _Batched.apply(a, b)
 
 
 def _mm_1d2d(a, b):
     _inner(a._data.shape[0], b._data.shape[0], a, b)
-    return BmmBackward0.apply(a, b)
+    return _Squeeze.apply(a, b)
 
 
 def _inner(n1, n2, a, b):
@@ -140,6 +147,9 @@ def mv(a, b):
 
 
 def dot(a, b):
+    if isinstance(b, Tensor) and a.dtype is not b.dtype:
+        raise RuntimeError(f"dot : expected both vectors to have same dtype, but found "
+                           f"{_SCALAR_NAMES.get(a.dtype.name)} and {_SCALAR_NAMES.get(b.dtype.name)}")
     _check(a, b)
     if a._data.ndim != 1 or b._data.ndim != 1:
         raise RuntimeError(f"1D tensors expected, but got {a._data.ndim}D and {b._data.ndim}D tensors")

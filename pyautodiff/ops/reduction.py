@@ -10,6 +10,8 @@ from ..autograd.graph import Node
 from ..tensor import _wrap_dim
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_SCALAR_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+                 "bool": "Bool"}  # torch's names in messages
 
 
 def _full_sum(a):
@@ -46,6 +48,9 @@ class MeanBackward0(Node):
 def _dims(dim, ndim):
     if isinstance(dim, (list, tuple)):
         dims = tuple(sorted(_wrap_dim(d, ndim) for d in dim))
+        for i in range(1, len(dims)):
+            if dims[i] == dims[i - 1]:
+                raise RuntimeError(f"dim {dims[i]} appears multiple times in the list of dims")
     else:
         dims = (_wrap_dim(dim, ndim),)
     if ndim == 0:
@@ -77,6 +82,8 @@ class MeanBackward1(Node):
         for d in dims:
             n *= a.shape[d]
         self.n = n
+        if n == 0:  # nan, as torch, without numpy's "Mean of empty slice" warnings
+            return np.full(np.sum(a, axis=dims, keepdims=keepdim).shape, np.nan, a.dtype)
         return np.asarray(a.mean(axis=dims, keepdims=keepdim), dtype=a.dtype)
 
     def backward(self, g):
@@ -99,7 +106,7 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
     if not a.dtype.is_floating_point:
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex "
-            f"dtype. Got: {a.dtype.name.capitalize() if a.dtype.name != 'int64' else 'Long'}")
+            f"dtype. Got: {_SCALAR_NAMES.get(a.dtype.name, a.dtype.name)}")
     if dim is None:
         return MeanBackward0.apply(a)
     return MeanBackward1.apply(a, _dims(dim, a._data.ndim), keepdim)

@@ -20,7 +20,7 @@ def _infer(shape, numel):
     for s in shape:
         if s != -1:
             if s < 0:
-                raise RuntimeError(f"invalid shape dimension {s}")
+                raise RuntimeError(f"invalid shape dimension {s} at index {shape.index(s)} of shape {shape}")
             known *= s
     if neg:
         if known == 0 or numel % known:
@@ -104,9 +104,13 @@ class PermuteBackward0(Node):
 
 def permute(x, dims):
     nd = x._data.ndim
+    if len(dims) != nd:
+        raise RuntimeError("permute(sparse_coo): number of dimensions in the tensor input does not match the "
+                           "length of the desired ordering of dimensions i.e. input.dim() = "
+                           f"{nd} is not equal to len(dims) = {len(dims)}")
     dims = tuple(_wrap_dim(d, nd) for d in dims)
-    if sorted(dims) != list(range(nd)):
-        raise RuntimeError("permute(): dims must be a permutation of the tensor's dimensions")
+    if len(set(dims)) != nd:
+        raise RuntimeError("permute(): duplicate dims are not allowed.")
     return _share_version(PermuteBackward0.apply(x, dims), x)
 
 
