@@ -1075,38 +1075,35 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1, out=None):
 
 
 def linear(input, weight, bias=None):
-    """F.linear: input @ weight.T + bias, with torch's graph shape (AddmmBackward0 for 2-D input)."""
+    """F.linear: input @ weight.T + bias, with torch's graph shape: AddmmBackward0 for 2-D input with a bias
+    (one node), View -> Addmm -> View for other ranks with a bias, Mm / matmul without one."""
     x = input._data
     w = weight._data
-    if x.ndim == 2 and bias is not None:
-        if x.shape[1] != w.shape[1]:
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({x.shape[0]}x{x.shape[1]} and "
-                               f"{w.shape[1]}x{w.shape[0]})")
-        if x.dtype != w.dtype:
-            raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tname(input.dtype)} and "
-                               f"{_tname(weight.dtype)}")
-        return _LinearAddmm.apply(bias, input, weight)
-    from .linalg import matmul
-    if x.ndim > 2 and bias is not None:
-        lead = x.shape[:-1]
-        flat = _shape.reshape(input, (-1, x.shape[-1]))
-        if x.shape[-1] != w.shape[1]:
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({flat._data.shape[0]}x{x.shape[-1]} "
-                               f"and {w.shape[1]}x{w.shape[0]})")
-        out2 = _LinearAddmm.apply(bias, flat, weight)
-        return _shape.UnsafeViewBackward0.apply(out2, lead + (w.shape[0],))
-    if x.ndim >= 1 and x.shape[-1] != w.shape[-1]:
+    if x.ndim == 0:
+        raise RuntimeError("both arguments to linear need to be at least 1D, but they are 0D and 2D")
+    if x.shape[-1] != w.shape[-1]:
         if x.ndim == 1:
             raise RuntimeError(f"size mismatch, got input ({x.shape[0]}), mat ({w.shape[0]}x{w.shape[1]}), vec "
                                f"({x.shape[0]})")
         rows = int(np.prod(x.shape[:-1]))
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{x.shape[-1]} and "
                            f"{w.shape[1]}x{w.shape[0]})")
-    out = matmul(input, _shape.t(weight))
+    if x.dtype != w.dtype:
+        raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got {_tname(input.dtype)} and "
+                           f"{_tname(weight.dtype)}")
     if bias is not None:
-        from .elementwise import add
-        out = add(out, bias)
-    return out
+        if x.ndim == 2:
+            return _LinearAddmm.apply(bias, input, weight)
+        flat = _shape.reshape(input, (-1, x.shape[-1]))
+        out2 = _LinearAddmm.apply(bias, flat, weight)
+        return _shape.reshape(out2, x.shape[:-1] + (w.shape[0],))
+    from .linalg import matmul, mm
+    if x.ndim == 2:
+        return mm(input, _shape.t(weight))
+    if x.ndim > 2:
+        flat = _shape.reshape(input, (-1, x.shape[-1]))
+        return _shape.UnsafeViewBackward0.apply(mm(flat, _shape.t(weight)), x.shape[:-1] + (w.shape[0],))
+    return matmul(input, _shape.t(weight))
 
 
 # ============================================================================= losses
@@ -1234,6 +1231,21 @@ class NllLossBackward0(Node):
         return (gi[0] if one else gi), None, None, None, None
 
 
+class NllLoss2DBackward0(NllLossBackward0):
+    """nll_loss on (N, C, d1, ...) inputs (torch's nll_loss2d): classes along dim 1."""
+    def forward(self, x, target, weight, reduction, ignore_index):
+        self.full_shape = x.shape
+        x2 = np.moveaxis(x, 1, -1).reshape(-1, x.shape[1])
+        out = NllLossBackward0.forward(self, x2, target.reshape(-1), weight, reduction, ignore_index)
+        return out.reshape(target.shape) if reduction == "none" else out
+
+    def backward(self, g):
+        gi = NllLossBackward0.backward(self, g)[0]
+        fs = self.full_shape
+        gi = np.moveaxis(gi.reshape((fs[0],) + fs[2:] + (fs[1],)), -1, 1)
+        return gi, None, None, None, None
+
+
 def _check_target(target):
     if target.dtype is not _dtype.int64 and target.dtype is not _dtype.uint8:
         raise RuntimeError(f"expected target dtype to be Long or Byte, but got {_tname(target.dtype)}")
@@ -1262,13 +1274,9 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
                            f"weight tensor of shape: {list(weight._data.shape)}")
     wd = weight._data if weight is not None else None
     if x.ndim > 2:
-        # (N, C, d1, ...) -> (N*d1*..., C)
-        moved = _shape.permute(input, (0,) + tuple(range(2, x.ndim)) + (1,))
-        flat = _shape.reshape(moved, (-1, C))
-        out = NllLossBackward0.apply(flat, target.reshape(-1), wd, reduction, ignore_index)
-        if reduction == "none":
-            return _shape.reshape(out, t.shape)
-        return out
+        if t.shape != (x.shape[0],) + x.shape[2:]:
+            raise RuntimeError(f"Expected target size {list((x.shape[0],) + x.shape[2:])}, got {list(t.shape)}")
+        return NllLoss2DBackward0.apply(input, target, wd, reduction, ignore_index)
     return NllLossBackward0.apply(input, target, wd, reduction, ignore_index)
 
 
