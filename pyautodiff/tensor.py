@@ -263,14 +263,20 @@ class Tensor(_G.TensorBase):
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         if dtype is not None and dtype != self._data.dtype:
             return self._data.astype(dtype)
         return self._data
 
     def __float__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self):
+        if self._data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self):
@@ -530,7 +536,13 @@ class Tensor(_G.TensorBase):
 
     @property
     def T(self):
-        return _shape.t(self) if self._data.ndim <= 2 else _shape.permute_reverse(self)
+        return _shape.permute_reverse(self)  # PermuteBackward0 for 2-D too, as torch
+
+    def permute(self, *dims):
+        return _shape.permute(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def transpose(self, dim0, dim1):
+        return _shape.transpose(self, dim0, dim1)
 
     @property
     def mT(self):
@@ -626,6 +638,13 @@ class Tensor(_G.TensorBase):
 
     def _inplace_result(self, result):
         """Make `self` hold `result` (computed out of place) as an in-place op would."""
+        r = result._data
+        if r.shape != self._data.shape:
+            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+                               f"{list(r.shape)}")
+        if r.dtype != self._data.dtype and not np.can_cast(r.dtype, self._data.dtype, "same_kind"):
+            raise RuntimeError(f"result type {_SCALAR_NAMES[r.dtype.name]} can't be cast to the "
+                               f"desired output type {_SCALAR_NAMES[self._data.dtype.name]}")
         if self.requires_grad and _GRAD.enabled or result.requires_grad:
             # the graph continues from the new node: self takes the result's history
             self._data = result._data if result._data.dtype == self._data.dtype else \
@@ -633,10 +652,6 @@ class Tensor(_G.TensorBase):
             self.grad_fn = result.grad_fn
             self._requires_grad = result._requires_grad
         else:
-            r = result._data
-            if r.dtype != self._data.dtype and not np.can_cast(r.dtype, self._data.dtype, "same_kind"):
-                raise RuntimeError(f"result type {result.dtype.name.capitalize()} can't be cast to the "
-                                   f"desired output type {self.dtype.name.capitalize()}")
             if not self._data.flags.writeable:
                 raise RuntimeError("cannot modify a read-only tensor in place")
             np.copyto(self._data, r, casting="unsafe")
@@ -724,6 +739,10 @@ class Tensor(_G.TensorBase):
         self._data[...] = _random.normal(mean, std, self._data.shape, generator).astype(self._data.dtype)
         self._version[0] += 1
         return self
+
+
+_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
+                 "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}  # torch's, in messages
 
 
 def _rebuild_tensor(cls, arr, requires_grad, state):

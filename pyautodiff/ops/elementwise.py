@@ -149,13 +149,13 @@ class MulBackward0(Node):
         if type(b) is np.ndarray:
             self.save(a, b)
         else:
-            self.scalar = b
+            self.save(b)  # saved (and freed) like torch's wrapped scalar: a 2nd backward raises
         return _binary(a, b, dt, K.mul, K.mul_scalar, np.multiply)
 
     def backward(self, g):
         saved = self.saved
-        if saved is None:  # tensor * scalar
-            return _scale(g, self.scalar), None, None
+        if len(saved) == 1:  # tensor * scalar
+            return _scale(g, saved[0]), None, None
         a, b = saved
         return _mul_grad(g, b), _mul_grad(g, a), None
 
@@ -182,14 +182,14 @@ class DivBackward0(Node):
         if type(b) is np.ndarray:
             self.save(a, b)
             return _binary(a, b, dt, K.div, None, np.true_divide)
-        self.scalar = b
+        self.save(b)  # saved (and freed) like torch's wrapped scalar: a 2nd backward raises
         # tensor / scalar: computed as torch does, a true division by the scalar
         return _ufunc(np.true_divide, a, b, dt) if not (dt in _FLOATS and _ok(a, dt)) else _div_scalar(a, b, dt)
 
     def backward(self, g):
         saved = self.saved
-        if saved is None:
-            return g / self.scalar, None, None
+        if len(saved) == 1:
+            return g / saved[0], None, None
         a, b = saved
         ga = gb = None
         if self.next_functions[0][0] is not None:
@@ -260,7 +260,8 @@ class PowBackward0(Node):
             return out, None, None
         if e == 0:
             return np.zeros_like(g), None, None
-        return g * e * np.power(x, e - 1), None, None
+        with np.errstate(all="ignore"):  # 0 ** negative -> inf, as torch, without warnings
+            return g * e * np.power(x, e - 1), None, None
 
 
 class PowBackward1(Node):
@@ -299,7 +300,11 @@ class PowBackward2(Node):
 
     def backward(self, g):
         (y,) = self.saved
-        return None, g * y * y.dtype.type(self.log_base), None
+        with np.errstate(all="ignore"):
+            gb = g * y * y.dtype.type(self.log_base)
+            if self.log_base == float("-inf"):  # base 0: torch's gradient is 0 where exponent >= 0
+                gb = np.where(y <= 1, y.dtype.type(0), gb)
+        return None, gb, None
 
 
 class ExpBackward0(Node):
@@ -505,6 +510,8 @@ def log(a):
 
 
 def relu(a):
+    if a._data.dtype.kind == "b":
+        raise RuntimeError("Boolean inputs not supported for relu")
     return ReluBackward0.apply(a)
 
 
