@@ -231,7 +231,7 @@ def run_w1(mods, quick=False, sizes=SIZES, notes=None):
         if quick:
             kw = dict(min_samples=3, budget_s=0.4 if not big else 0.5, sample_s=0.002, warmup_s=0.02)
         else:
-            kw = dict(min_samples=7 if big else 15, budget_s=6.0 if n >= 10_000_000 else 3.0,
+            kw = dict(min_samples=9 if big else 15, budget_s=8.0 if n >= 10_000_000 else 4.0,
                       sample_s=0.005, warmup_s=0.1)
         res = T.compare(fns, **kw)
         paired = res.pop("_paired")
@@ -260,7 +260,7 @@ def run_w2(mods, quick=False, notes=None):
             raise AssertionError(f"W2: {lib} gradient is {g}, expected 24")
         fns[lib] = step
     kw = dict(min_samples=5, budget_s=0.5, sample_s=0.002, warmup_s=0.02) if quick else \
-        dict(min_samples=25, budget_s=3.0, sample_s=0.005, warmup_s=0.1)
+        dict(min_samples=25, budget_s=4.0, sample_s=0.005, warmup_s=0.1)
     res = T.compare(fns, **kw)
     paired = res.pop("_paired")
     case = {"case": "scalar graph (8 ops)", "median": {lib: res[lib]["median"] for lib in res},
