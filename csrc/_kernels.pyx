@@ -34,7 +34,8 @@ API_VERSION = 1
 
 # Arrays smaller than this run their loop without releasing the GIL (the release/re-acquire
 # pair costs ~50-100 ns, more than the whole loop for small tensors).
-DEF _NOGIL_MIN = 4096
+cdef enum:
+    _NOGIL_MIN = 4096
 NOGIL_MIN_SIZE = _NOGIL_MIN
 
 ctypedef fused real:
