@@ -462,7 +462,7 @@ def test_matches_torch_random():
     rng = np.random.default_rng(1234)
     checked = 0
     try:
-        for _ in range(1200):
+        for _ in range(800):
             ndim = int(rng.choice([0, 1, 1, 2, 2, 3, 4]))
             shape = tuple(int(rng.choice([0, 1, 2, 3, 5, 7, 13, 40])) if rng.random() < 0.9
                           else int(rng.integers(0, 1200)) for _ in range(ndim))
@@ -484,7 +484,7 @@ def test_matches_torch_random():
             checked += 1
     finally:
         torch.set_printoptions(profile="default")
-    assert checked > 1000
+    assert checked > 650
 
 
 def test_matches_torch_extreme_floats():
