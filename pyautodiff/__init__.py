@@ -65,9 +65,7 @@ def set_num_threads(n):
     pass
 
 
-import os as _os  # TEMP until nn/optim/serialization land
-if not _os.environ.get("PAD_CORE_ONLY"):
-    from .ops.nn_ops import *  # noqa: E402,F401,F403  (softmax, cat, stack, where, clamp, ...)
-    from . import nn, optim, utils  # noqa: E402
-    from . import serialization  # noqa: E402
-    from .serialization import save, load  # noqa: E402
+from .ops.nn_ops import *  # noqa: E402,F401,F403  (softmax, cat, stack, where, clamp, ...)
+from . import nn, optim, utils  # noqa: E402
+from . import serialization  # noqa: E402
+from .serialization import save, load  # noqa: E402
