@@ -585,8 +585,74 @@ class _SaveContext:
         return NotImplemented
 
 
+def _save_dict_exact(self, obj):
+    """The C pickler's save_dict/batch_dict_exact (the pure-Python one batches differently: a dict of
+    1001 items, or a trailing empty MARK SETITEMS after a multiple of 1000)."""
+    if not self.bin:
+        return pickle._Pickler.save_dict(self, obj)
+    save, write = self.save, self.write
+    write(pickle.EMPTY_DICT)
+    self.memoize(obj)
+    n = len(obj)
+    if n == 0:
+        return
+    if n == 1:
+        for k, v in obj.items():
+            save(k)
+            save(v)
+        write(pickle.SETITEM)
+        return
+    it = iter(obj.items())
+    while True:
+        write(pickle.MARK)
+        i = 0
+        for k, v in it:
+            save(k)
+            save(v)
+            i += 1
+            if i == self._BATCHSIZE:
+                break
+        write(pickle.SETITEMS)
+        if len(obj) != n:
+            raise RuntimeError("dictionary changed size during iteration")
+        if i != self._BATCHSIZE:
+            return
+
+
+def _save_list_exact(self, obj):
+    """The C pickler's save_list/batch_list_exact (a final batch of one item still uses MARK ... APPENDS)."""
+    if not self.bin:
+        return pickle._Pickler.save_list(self, obj)
+    save, write = self.save, self.write
+    write(pickle.EMPTY_LIST)
+    self.memoize(obj)
+    if len(obj) == 0:
+        return
+    if len(obj) == 1:
+        save(obj[0])
+        write(pickle.APPEND)
+        return
+    total = 0
+    while True:
+        write(pickle.MARK)
+        this = 0
+        while total < len(obj):
+            save(obj[total])
+            total += 1
+            this += 1
+            if this == self._BATCHSIZE:
+                break
+        write(pickle.APPENDS)
+        if total >= len(obj):
+            return
+
+
 def _pickler_class(base):
     class _TorchPickler(base):
+        dispatch = dict(base.dispatch)
+        dispatch[dict] = _save_dict_exact
+        dispatch[list] = _save_list_exact
+
         def __init__(self, file, protocol, ctx):
             super().__init__(file, protocol)
             self._ctx = ctx
@@ -850,8 +916,11 @@ class _ZipReader:
                 csize, usize, lh_ofs = self._zip64_fields(extra, csize, usize, lh_ofs)
             if flags & 1:
                 raise _zip_error("reading zip archive: unsupported encryption")
-            if method not in (0, 8) or (method == 0 and csize != usize):
+            if method not in (0, 8):
                 raise _zip_error("reading zip archive: unsupported method")
+            if (method == 0 and csize != usize) or (method == 8 and usize > 1032 * csize + 1024):
+                # a stored record is its own size; deflate cannot expand more than ~1032:1
+                raise _zip_error("reading zip archive: invalid header or archive is corrupted")
             if lh_ofs + _LFH.size + csize > cd_ofs:
                 raise _zip_error("reading zip archive: invalid header or archive is corrupted")
             name = raw_name.decode("utf-8" if flags & 0x800 else "cp437", "surrogateescape")
@@ -935,13 +1004,42 @@ class _ZipReader:
         if n != e.usize:
             raise RuntimeError(f"record size {e.usize} mismatch with dst size {n}")
         if e.method == 8:
-            data = self.read(name)
-            out[:] = data
+            self._inflate_into(e, out)
             return
         self.f.seek(self.base + e.data_ofs)
         crc = _readinto_with_crc(self.f, out)
         if crc != e.crc:
             raise _zip_error(f"reading file {name}: CRC-32 check failed")
+
+
+    def _inflate_into(self, e, out):
+        import zlib
+        d = zlib.decompressobj(-15)
+        self.f.seek(self.base + e.data_ofs)
+        left, pos, crc = e.csize, 0, 0
+        try:
+            while left or d.unconsumed_tail:
+                if d.unconsumed_tail:
+                    chunk = d.unconsumed_tail
+                else:
+                    chunk = self.f.read(min(left, 1 << 20))
+                    if not chunk:
+                        raise RuntimeError(f"unexpected EOF, expected {left} more bytes. The file might be corrupted.")
+                    left -= len(chunk)
+                piece = d.decompress(chunk, len(out) - pos + 1)
+                if pos + len(piece) > len(out):
+                    raise _zip_error(f"reading file {e.name}: unexpected decompressed size")
+                out[pos:pos + len(piece)] = piece
+                crc = zlib.crc32(piece, crc)
+                pos += len(piece)
+                if d.eof:
+                    break
+        except zlib.error:
+            raise _zip_error(f"reading file {e.name}: decompression failed or archive is corrupted") from None
+        if pos != len(out) or not d.eof:
+            raise _zip_error(f"reading file {e.name}: unexpected decompressed size")
+        if crc != e.crc:
+            raise _zip_error(f"reading file {e.name}: CRC-32 check failed")
 
 
 def _readinto_exact(f, mv):
@@ -1020,15 +1118,19 @@ def _lookup_user_global(full_path, user):
     return obj
 
 
+_MAX_TUPLE_DEPTH = 10000
+
+
 class _WeightsUnpickler:
     """torch's weights-only unpickler, opcode by opcode: only allowlisted globals are resolved, only they
     are called, and every stack, memo and size access is checked."""
 
-    def __init__(self, read, readline, persistent_load=None, encoding="utf-8"):
+    def __init__(self, read, readline, persistent_load=None, encoding="utf-8", remaining=None):
         self.read = read
         self.readline = readline
         self.persistent_load = persistent_load
         self.encoding = encoding
+        self.remaining = remaining   # callable: bytes left in the stream (big reads are checked first)
 
     def load(self):
         allowed, user = _allowed_globals(), _user_allowed_globals()
@@ -1046,6 +1148,8 @@ class _WeightsUnpickler:
             raise pickle.UnpicklingError(f"{type(e).__name__}: {e}") from None
 
     def _readn(self, n):
+        if n > 65536 and self.remaining is not None and n > self.remaining():
+            raise pickle.UnpicklingError("pickle data was truncated")
         data = self.read(n)
         if len(data) != n:
             raise pickle.UnpicklingError("pickle data was truncated")
@@ -1066,6 +1170,23 @@ class _WeightsUnpickler:
         metastack = []
         memo = {}
         first = True
+        depths = {}   # id -> (tuple, nesting depth) for tuples holding tuples
+
+        def track(t):
+            # hashing a tuple recurses in C without a recursion check: a deep enough tuple used as a dict
+            # key would crash the interpreter, so nesting depth is bounded (legit pickles nest < 1000)
+            d = 1
+            for x in t:
+                if isinstance(x, tuple):
+                    e = depths.get(id(x))
+                    xd = e[1] if e is not None and e[0] is x else 1
+                    if xd >= d:
+                        d = xd + 1
+            if d > 1:
+                if d > _MAX_TUPLE_DEPTH:
+                    raise pickle.UnpicklingError("pickle data nested too deeply")
+                depths[id(t)] = (t, d)
+            return t
 
         def pop_mark():
             nonlocal stack
@@ -1125,7 +1246,8 @@ class _WeightsUnpickler:
                     if cls is Tensor or (isinstance(cls, type) and issubclass(cls, Tensor) and args):
                         raise pickle.UnpicklingError(f"Can only create new object for nn.Parameter or classes "
                                                      f"allowlisted via `add_safe_globals` but got {cls}")
-                    stack.append(cls.__new__(cls, *args))
+                    obj = cls.__new__(cls, *args)
+                    stack.append(track(obj) if isinstance(obj, tuple) else obj)
                 else:
                     raise pickle.UnpicklingError(
                         "Can only create new object for nn.Parameter or classes allowlisted "
@@ -1143,7 +1265,8 @@ class _WeightsUnpickler:
                 if func is Tensor and args:
                     # torch.Tensor(n) would allocate n elements on the file's say-so
                     raise pickle.UnpicklingError("torch.Tensor() may only be called without arguments here")
-                stack[-1] = func(*args)
+                obj = func(*args)
+                stack[-1] = track(obj) if isinstance(obj, tuple) else obj
             elif op == 0x62:  # BUILD
                 state = pop()
                 inst = top()
@@ -1209,17 +1332,17 @@ class _WeightsUnpickler:
                 stack = []
             elif op == 0x74:  # TUPLE
                 items = pop_mark()
-                stack.append(tuple(items))
+                stack.append(track(tuple(items)))
             elif op == 0x85:  # TUPLE1
-                stack[-1] = (top(),)
+                stack[-1] = track((top(),))
             elif op == 0x86:  # TUPLE2
                 if len(stack) < 2:
                     raise pickle.UnpicklingError("unpickling stack underflow")
-                stack[-2:] = [(stack[-2], stack[-1])]
+                stack[-2:] = [track((stack[-2], stack[-1]))]
             elif op == 0x87:  # TUPLE3
                 if len(stack) < 3:
                     raise pickle.UnpicklingError("unpickling stack underflow")
-                stack[-3:] = [(stack[-3], stack[-2], stack[-1])]
+                stack[-3:] = [track((stack[-3], stack[-2], stack[-1]))]
             elif op == 0x4E:  # NONE
                 stack.append(None)
             elif op == 0x89:  # NEWFALSE
@@ -1429,10 +1552,14 @@ def _full_unpickler(pickle_module):
     return UnpicklerWrapper
 
 
-def _unpickle(read_file, persistent_load, pickle_module, pickle_load_args):
+def _unpickle(read_file, persistent_load, pickle_module, pickle_load_args, remaining_end=None):
     if pickle_module is None:
+        end = remaining_end if remaining_end is not None else None
+
+        def remaining():
+            return end - read_file.tell() if end is not None else sys.maxsize
         return _WeightsUnpickler(read_file.read, read_file.readline, persistent_load,
-                                 pickle_load_args.get("encoding", "utf-8")).load()
+                                 pickle_load_args.get("encoding", "utf-8"), remaining).load()
     up = _full_unpickler(pickle_module)(read_file, **pickle_load_args)
     if persistent_load is not None:
         up.persistent_load = persistent_load
@@ -1507,7 +1634,7 @@ def _load_zip(reader, map_location, pickle_module, mm, pickle_load_args):
         return storage
 
     data = reader.read("data.pkl")
-    return _unpickle(io.BytesIO(data), persistent_load, pickle_module, pickle_load_args)
+    return _unpickle(io.BytesIO(data), persistent_load, pickle_module, pickle_load_args, len(data))
 
 
 def _legacy_load(f, map_location, pickle_module, pickle_load_args):
@@ -1526,7 +1653,7 @@ def _legacy_load(f, map_location, pickle_module, pickle_load_args):
     restore = _restore_location_fn(map_location)
 
     def unpickle(persistent_load=None):
-        return _unpickle(f, persistent_load, pickle_module, pickle_load_args)
+        return _unpickle(f, persistent_load, pickle_module, pickle_load_args, end)
 
     magic = unpickle()
     if type(magic) is not int or magic != MAGIC_NUMBER:
