@@ -1,39 +1,64 @@
 """Tensor creation functions (torch.tensor, zeros, ones, arange, rand, ...)."""
 import numbers
+import warnings
 
 import numpy as np
 
 from . import _dtype
 from . import random as _random
-from .tensor import Tensor, Size, _check_cpu
+from .tensor import Tensor, Size, _check_cpu, _SCALAR_NAMES
 
 
 def _infer_dtype(data):
-    """torch.tensor's dtype inference for Python data: bool < int64 < default float."""
-    kind = 0
-    seen = False
+    """torch.tensor's dtype inference: Python bool -> bool, int -> int64, float -> the default dtype,
+    numpy scalars and tensors -> their own dtype; a sequence promotes over its elements."""
+    best = None
     stack = [data]
     while stack:
         x = stack.pop()
         if isinstance(x, (list, tuple)):
             stack.extend(x)
-        elif isinstance(x, Tensor):
-            k = x.dtype._kind
-            seen = True
-            if k > kind:
-                kind = k
+            continue
+        if isinstance(x, Tensor):
+            d = x.dtype
+        elif isinstance(x, np.generic):
+            d = _dtype.from_numpy(x.dtype)
         elif isinstance(x, bool):
-            seen = True
+            d = _dtype.bool_
         elif isinstance(x, numbers.Integral):
-            kind = max(kind, 1)
-            seen = True
+            d = _dtype.int64
         elif isinstance(x, numbers.Real):
-            return _dtype.get_default_dtype()
+            d = _dtype.get_default_dtype()
+        elif isinstance(x, str):
+            if x is data:
+                raise TypeError("new(): invalid data type 'str'")
+            raise ValueError("too many dimensions 'str'")
         else:
-            raise TypeError(f"Could not infer dtype of {type(x).__name__}")
-    if not seen:
-        return _dtype.get_default_dtype()
-    return {0: _dtype.bool_, 1: _dtype.int64}.get(kind, _dtype.get_default_dtype())
+            raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
+        best = d if best is None or best is d else _dtype.promote_types(best, d)
+    return _dtype.get_default_dtype() if best is None else best
+
+
+def _ragged_error(data):
+    """torch's error for nested sequences that do not form a rectangular array."""
+    shape = []
+    x = data
+    while isinstance(x, (list, tuple)):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+
+    def walk(x, dim):
+        if dim == len(shape):
+            return
+        if not isinstance(x, (list, tuple)):
+            raise TypeError("not a sequence")
+        if len(x) != shape[dim]:
+            raise ValueError(f"expected sequence of length {shape[dim]} at dim {dim} (got {len(x)})")
+        for y in x:
+            walk(y, dim + 1)
+    walk(data, 0)
 
 
 def _finish(arr, requires_grad):
@@ -46,8 +71,11 @@ def _finish(arr, requires_grad):
 def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=False):
     _check_cpu(device)
     if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                      "or sourceTensor.detach().clone().requires_grad_(True), rather than "
+                      "torch.tensor(sourceTensor).", UserWarning, stacklevel=2)
         arr = data._data.astype(dtype.np if dtype else data._data.dtype, copy=True)
-    elif isinstance(data, np.ndarray):
+    elif isinstance(data, (np.ndarray, np.generic)):
         dt = dtype or _dtype.from_numpy(data.dtype)
         arr = np.array(data, dtype=dt.np, copy=True)
     else:
@@ -57,6 +85,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad=False, pin_memory=Fal
         try:
             arr = np.array(data, dtype=dt.np)
         except (ValueError, TypeError) as e:
+            _ragged_error(data)
             raise ValueError(f"expected sequence of equal-length lists: {e}") from None
         if arr.dtype == object:
             raise TypeError("could not convert data to a tensor")
@@ -135,6 +164,8 @@ def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
     _check_cpu(device)
+    if isinstance(size, numbers.Integral):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not {type(size).__name__}")
     if dtype is None:
         if isinstance(fill_value, bool):
             dtype = _dtype.bool_
@@ -184,7 +215,7 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
         dtype = _dtype.get_default_dtype() if any(isinstance(v, float) for v in vals) else _dtype.int64
     start, end, step = vals
     if (end - start) / step < 0:
-        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
     n = int(np.ceil((end - start) / step))
     # computed in double like torch, then cast
     arr = (start + step * np.arange(n, dtype=np.float64)).astype(dtype.np) if dtype.is_floating_point \
@@ -197,18 +228,59 @@ def linspace(start, end, steps, *, dtype=None, device=None, requires_grad=False)
     dtype = dtype or _dtype.get_default_dtype()
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
-    return _finish(np.linspace(start, end, steps, dtype=np.float64).astype(dtype.np), requires_grad)
+    return _finish(_linspace(start, end, steps, dtype.np), requires_grad)
+
+
+def _linspace(start, end, steps, dt):
+    """torch's CPU algorithm: step = (end - start) / (steps - 1) in the tensor's dtype (double for
+    integer dtypes); the first half is start + step * i, the second half end - step * (steps - 1 - i),
+    each a fused multiply-add (a single rounding), so the values are bit-identical to torch's."""
+    if steps == 0:
+        return np.empty(0, dt)
+    if steps == 1:
+        return np.array([start], dtype=np.float64).astype(dt)
+    ct = np.dtype(np.float32) if dt == np.float32 else np.dtype(np.float64)  # step's dtype
+    s = ct.type(dt.type(start))  # start and end are first converted to the tensor's dtype
+    e = ct.type(dt.type(end))
+    step = (e - s) / ct.type(steps - 1)
+    i = np.arange(steps, dtype=np.float64)
+    lo = _fma(step, i, s, ct)
+    hi = _fma(-step, steps - 1 - i, e, ct)
+    return np.where(i < steps // 2, lo, hi).astype(ct).astype(dt)
+
+
+def _fma(a, x, c, ct):
+    """a * x + c with one rounding to ct (a, c scalars of dtype ct, x a float64 array of integers)."""
+    if ct == np.float32:
+        return np.float64(a) * x + np.float64(c)  # the product is exact in float64
+    p = a * x  # Dekker's exact product and Knuth's two-sum, then one final rounding
+    ah, al = _split(np.float64(a))
+    xh, xl = _split(x)
+    err = ((ah * xh - p) + ah * xl + al * xh) + al * xl
+    s = p + c
+    bb = s - p
+    return s + (err + ((p - (s - bb)) + (c - bb)))
+
+
+def _split(v):
+    t = 134217729.0 * v  # 2**27 + 1
+    hi = t - (t - v)
+    return hi, v - hi
 
 
 def rand(*size, generator=None, dtype=None, device=None, requires_grad=False):
     _check_cpu(device)
     dt = dtype or _dtype.get_default_dtype()
+    if not dt.is_floating_point:
+        raise NotImplementedError(f'"check_uniform_bounds" not implemented for \'{_SCALAR_NAMES[dt.name]}\'')
     return _finish(_random.random_floats(_size(size), dt.np, generator).astype(dt.np, copy=False), requires_grad)
 
 
 def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
     _check_cpu(device)
     dt = dtype or _dtype.get_default_dtype()
+    if not dt.is_floating_point:
+        raise NotImplementedError(f'"normal_kernel_cpu" not implemented for \'{_SCALAR_NAMES[dt.name]}\'')
     return _finish(_random.standard_normal(_size(size), dt.np, generator).astype(dt.np, copy=False), requires_grad)
 
 
