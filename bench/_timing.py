@@ -21,6 +21,9 @@ machine (another tenant, thermal state, a CPU-frequency change) hit every librar
 are taken per library over the rounds, and ratios are ratios of medians; the median of the paired
 per-round ratios is also kept as a drift-proof cross-check.
 
+A callable may carry a `context` attribute (a contextvars.Context): its blocks then run inside
+that context (bench_core uses this to give numpy its default allocator back: see there).
+
 Garbage collector: left ON while timing.  A training loop runs with it on, and a library whose
 graph makes reference cycles should pay for them here; medians keep rare collections from
 dominating.
@@ -116,6 +119,13 @@ def clock_overhead_ns(n=2000):
 
 
 def _time_block(fn, block):
+    ctx = getattr(fn, "context", None)  # a contextvars.Context to run the block in (see bench_core)
+    if ctx is not None:
+        return ctx.run(_time_block_raw, fn, block)
+    return _time_block_raw(fn, block)
+
+
+def _time_block_raw(fn, block):
     c = clock_ns
     if block == 1:
         t0 = c()

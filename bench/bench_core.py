@@ -16,6 +16,11 @@ W2  x: 0-d float32 tensor 2.0, requires_grad.  One iteration:
 numpy (hand-written): the forward as written, op by op, then the chain rule by hand, as a person would
     write it: mean's backward is the scalar 1/N, mul-by-3's backward a scalar, pow's backward
     2*a*g -> one array op `a * (6/N)` (scalar factors folded, nothing broadcast materialised).
+    It runs with numpy's *default* allocator: importing pyautodiff installs its buffer cache as
+    numpy's data-memory handler (NEP 49), which lives in a context variable, so the numpy steps run
+    in a fresh contextvars.Context (no per-iteration cost: whole timing blocks run inside it).
+    Plain numpy, as a user has it, pays for fresh pages on big arrays (softened by numpy's
+    MADV_HUGEPAGE on arrays >= 4 MB).
 fused (hand-fused C, W1 only): one pass over x computing the mean and writing grad = 6/N*(x+1) into a
     preallocated buffer; compiled here with gcc and the same flags as our kernels (-O3
     -fno-math-errno), called through ctypes (~0.5 us call cost).  It is the floor the issue's
@@ -24,6 +29,7 @@ fused (hand-fused C, W1 only): one pass over x computing the mean and writing gr
 `run(quick=False) -> dict` (see README.md for the result schema).  As a script, `--mem-child LIB N
 ITERS` runs one library's memory probe in this (fresh) process and prints JSON.
 """
+import contextvars
 import os
 import sys
 
@@ -37,6 +43,9 @@ SIZES = (1, 100, 10_000, 1_000_000, 10_000_000)
 LIBS = ("pyautodiff", "torch", "numpy", "fused")
 MEM_N = 10_000_000
 REPO = os.path.dirname(_HERE)
+# an empty context: numpy's data-memory handler (a context variable) has its default value there,
+# whatever handler pyautodiff installed in the main context
+NUMPY_CONTEXT = contextvars.Context()
 
 
 # ----------------------------------------------------------------------------- imports
@@ -160,6 +169,7 @@ def make_w1(lib, mod, xnp):
             y.mean()
             # backward: d mean = 1/N, d(3*p) = 3, d(a**2) = 2a, d(x+1) = 1
             box[0] = a * scale
+        step.context = NUMPY_CONTEXT
         return step, lambda: box[0]
     if lib == "fused":
         fn = mod
@@ -197,8 +207,27 @@ def make_w2(lib, mod):
             q + 3.0
             # backward: d(q+3) = 1, d(4p) = 4, d(a**2) = 2a, d(x+1) = 1
             box[0] = a * 8.0
+        step.context = NUMPY_CONTEXT
         return step, lambda: float(box[0])
     raise ValueError(lib)
+
+
+def _call(step):
+    ctx = getattr(step, "context", None)
+    return ctx.run(step) if ctx is not None else step()
+
+
+def allocator_name(step=None):
+    """Name of numpy's data-memory handler in effect for `step` (or here)."""
+    try:
+        from numpy._core.multiarray import get_handler_name
+    except ImportError:
+        try:
+            from numpy.core.multiarray import get_handler_name
+        except ImportError:
+            return None
+    ctx = getattr(step, "context", None)
+    return ctx.run(get_handler_name) if ctx is not None else get_handler_name()
 
 
 def _stats(s):
@@ -220,13 +249,16 @@ def run_w1(mods, quick=False, sizes=SIZES, notes=None):
             if mod is None:
                 continue
             step, getg = make_w1(lib, mod, xnp)
-            step()
+            _call(step)
             g = getg().astype(np.float64)
             err = float(np.max(np.abs(g - expect)) / np.max(np.abs(expect)))
             check[lib] = err
             if err > 1e-5:
                 raise AssertionError(f"W1 N={n}: {lib} gradient is wrong (max rel err {err:.2e})")
             fns[lib] = step
+        if n == sizes[0]:
+            notes.append("numpy's data-memory handler: " + ", ".join(
+                f"{lib} steps: {allocator_name(fns[lib])}" for lib in ("pyautodiff", "numpy") if lib in fns))
         big = n >= 1_000_000
         if quick:
             kw = dict(min_samples=3, budget_s=0.4 if not big else 0.5, sample_s=0.002, warmup_s=0.02)
@@ -253,7 +285,7 @@ def run_w2(mods, quick=False, notes=None):
         if mod is None or lib == "fused":
             continue
         step, getg = make_w2(lib, mod)
-        step()
+        _call(step)
         g = getg()
         check[lib] = g
         if abs(g - 24.0) > 1e-5:
@@ -298,7 +330,7 @@ def mem_child(lib, n, iters):
     warm = 3
     f0 = T.minor_faults()
     for _ in range(warm):
-        step()
+        _call(step)
     f_warm = T.minor_faults() - f0
     rss0 = T.rss_bytes()
     series = [rss0]
@@ -306,7 +338,7 @@ def mem_child(lib, n, iters):
     c0 = time.process_time()
     every = max(1, iters // 10)
     for i in range(iters):
-        step()
+        _call(step)
         if (i + 1) % every == 0:
             series.append(T.rss_bytes())
     cpu = time.process_time() - c0
