@@ -180,14 +180,16 @@ def plot(res, path):
     labels = {"pyautodiff": "pyautodiff", "torch": "PyTorch eager (1 thread)", "numpy": "hand-written numpy",
               "fused": "hand-fused C loop (floor)"}
     style = {"pyautodiff": "o-", "torch": "s-", "numpy": "^-", "fused": "x--"}
+    color = {"pyautodiff": "C0", "torch": "C1", "numpy": "C2", "fused": "C3"}
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(12, 4.8))
     for lib in libs:
         pts = [(c["N"], c["median"][lib]) for c in cases if lib in c["median"]]
-        ax.loglog([p[0] for p in pts], [p[1] for p in pts], style.get(lib, "o-"), label=labels.get(lib, lib))
+        ax.loglog([p[0] for p in pts], [p[1] for p in pts], style.get(lib, "o-"), color=color.get(lib),
+                  label=labels.get(lib, lib))
         if lib != "pyautodiff":
             rp = [(c["N"], c["median"]["pyautodiff"] / c["median"][lib]) for c in cases
                   if lib in c["median"] and "pyautodiff" in c["median"]]
-            ax2.semilogx([p[0] for p in rp], [p[1] for p in rp], style.get(lib, "o-"),
+            ax2.semilogx([p[0] for p in rp], [p[1] for p in rp], style.get(lib, "o-"), color=color.get(lib),
                          label=f"pyautodiff / {labels.get(lib, lib)}")
     ax.set_xlabel("N (float32 elements)")
     ax.set_ylabel("median CPU time per iteration (s)")
@@ -196,9 +198,9 @@ def plot(res, path):
     ax.legend()
     ax2.set_yscale("log")
     ax2.axhline(1.0, color="gray", lw=0.8)
-    ax2.plot([1, 1e4], [0.2, 0.2], "r:", lw=1.5, label="target vs PyTorch (N<=1e4: 0.2, 1e7: 0.15)")
-    ax2.plot([1e7], [0.15], "r*", ms=10)
-    ax2.plot([1e6, 1e7], [2, 2], "m:", lw=1.5, label="target vs fused loop (2x)")
+    ax2.plot([1, 1e4], [0.2, 0.2], ":", color="C1", lw=1.5, label="target vs PyTorch (N<=1e4: 0.2, 1e7: 0.15)")
+    ax2.plot([1e7], [0.15], "*", color="C1", ms=10)
+    ax2.plot([1e6, 1e7], [2, 2], ":", color="C3", lw=1.5, label="target vs fused loop (2x)")
     ax2.set_xlabel("N")
     ax2.set_ylabel("time ratio (lower is better for pyautodiff)")
     ax2.set_title("W1 ratios")
