@@ -184,25 +184,35 @@ def large(sizes=(10_000, 1_000_000, 10_000_000)):
         x = pad.tensor(xnp, requires_grad=True)
         iters = 2000 if n <= 10_000 else (30 if n < 10_000_000 else 10)
 
+        info = getattr(sys.modules.get("pyautodiff._C"), "buffer_cache_info", None)
+
+        def allocs():
+            if info is None:
+                return 0
+            d = info()
+            return d["hits"] + d["misses"]
+
         def measure(fn):
             fn()
             fn()
             f0 = T.minor_faults()
+            a0 = allocs()
             c0 = time.process_time()
             for _ in range(iters):
                 fn()
-            return (time.process_time() - c0) / iters, (T.minor_faults() - f0) / iters
+            t = (time.process_time() - c0) / iters
+            return t, (T.minor_faults() - f0) / iters, (allocs() - a0) / iters
 
         def st_step():
             x.grad = None
             y = 3 * (x + 1) ** 2
             y.mean().backward()
-        total, tf = measure(st_step)
-        print(f"  {'stage':<40} {'time':>10} {'passes':>7} {'faults':>8}")
+        total, tf, ta = measure(st_step)
+        print(f"  {'stage':<40} {'time':>10} {'passes':>7} {'faults':>8} {'big allocs':>10}")
 
-        def row(label, t, fl):
-            print(f"  {label:<40} {T.fmt_time(t):>10} {t / one_pass:7.2f} {fl:8.0f}")
-        row("whole W1 step", total, tf)
+        def row(label, t, fl, al):
+            print(f"  {label:<40} {T.fmt_time(t):>10} {t / one_pass:7.2f} {fl:8.0f} {al:10.1f}")
+        row("whole W1 step", total, tf, ta)
         a = x + 1
         p = a ** 2
         y = 3 * p
@@ -214,14 +224,14 @@ def large(sizes=(10_000, 1_000_000, 10_000_000)):
 
         def fwd():
             return (3 * (x + 1) ** 2).mean()
-        ft, ff = measure(fwd)
-        row("forward total (graph recorded)", ft, ff)
+        ft, ff, fa = measure(fwd)
+        row("forward total (graph recorded)", ft, ff, fa)
 
         def fb():
             x.grad = None
             fwd().backward()
-        bt, bf = measure(fb)
-        row("=> backward incl. AccumulateGrad (diff)", bt - ft, bf - ff)
+        bt, bf, ba = measure(fb)
+        row("=> backward incl. AccumulateGrad (diff)", bt - ft, bf - ff, ba - fa)
         try:
             m = fwd()
             nodes = []
@@ -244,7 +254,9 @@ def large(sizes=(10_000, 1_000_000, 10_000_000)):
                 g = r0
         except Exception as e:
             print(f"  node-level split n/a ({type(e).__name__}: {e})")
-        print(f"  floor: read x once + write grad once = ~{T.fmt_time(one_pass)}")
+        print(f"  floor: read x once + write grad once = ~{T.fmt_time(one_pass)}"
+              + ("" if info else "  (big allocs: n/a, no buffer_cache_info)")
+              + ("  (big allocs = numpy buffers >= the cache's min block)" if info else ""))
 
 
 def cprof():
