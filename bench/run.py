@@ -243,6 +243,7 @@ def main(argv=None):
     import bench_core as C
 
     notes = []
+    C.import_pyautodiff()  # puts this repository on sys.path when pyautodiff isn't importable otherwise
     res = {"env": ENV_INFO, "machine": T.machine_info(), "quick": args.quick,
            "clock": "time.process_time_ns (process CPU time), medians over interleaved samples",
            "clock_overhead_ns": T.clock_overhead_ns(), "notes": notes, "timings_s": {}}
@@ -286,8 +287,9 @@ def main(argv=None):
     res["total_s"] = time.perf_counter() - t_start
 
     # ---- report
-    print(f"\npyautodiff benchmarks ({'quick' if args.quick else 'full'} run): median process-CPU time per "
-          f"iteration, single-threaded, libraries interleaved; ratios = pyautodiff / reference (< 1: pyautodiff faster)")
+    print(f"\npyautodiff benchmarks ({'quick' if args.quick else 'full'} run), single-threaded, libraries "
+          f"interleaved.  W1/W2: median process-CPU time per iteration (W3/W4: see their titles).  "
+          f"Ratios pad/X = pyautodiff time / X time (< 1: pyautodiff faster)")
     v = res.get("versions")
     if v:
         print(f"versions: pyautodiff {v['pyautodiff']} ({v['pyautodiff_path']}), numpy {v['numpy']}, torch {v['torch']}")
