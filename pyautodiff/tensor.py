@@ -651,10 +651,19 @@ class Tensor(_G.TensorBase):
                 result._data.astype(self._data.dtype)
             self.grad_fn = result.grad_fn
             self._requires_grad = result._requires_grad
-        else:
-            if not self._data.flags.writeable:
-                raise RuntimeError("cannot modify a read-only tensor in place")
-            np.copyto(self._data, r, casting="unsafe")
+            self._version[0] += 1
+            node = result.grad_fn
+            if node is not None and node._versions is not None:
+                # The op may have saved self's old buffer: self now holds a new one, so that buffer
+                # is private to the node, like torch's saved original self (no check needed).  A
+                # saved output is self from now on: checked against self's version from here.
+                box, rbox = self._version, result._version
+                node._versions = [(box, box[0]) if b is rbox else (b, v) for b, v in node._versions
+                                  if b is not box] or None
+            return self
+        if not self._data.flags.writeable:
+            raise RuntimeError("cannot modify a read-only tensor in place")
+        np.copyto(self._data, r, casting="unsafe")
         self._version[0] += 1
         return self
 
