@@ -19,6 +19,8 @@ import _timing as T  # noqa: E402
 ENV_INFO = T.setup_env()  # before numpy / torch are imported (by anything below)
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import io  # noqa: E402
 import importlib  # noqa: E402
 import json  # noqa: E402
 import traceback  # noqa: E402
@@ -236,6 +238,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="fast smoke run (< 60 s): fewer samples, shorter memory probe")
     ap.add_argument("--out", default=os.path.join(_HERE, "results"), help="output folder (default bench/results)")
     ap.add_argument("--only", default="W1,W2,MEM,W3,W4", help="comma-separated subset of W1,W2,MEM,W3,W4")
+    ap.add_argument("--readme", action="store_true",
+                    help="also put this run's table into bench/README.md and its plot into bench/latest.png")
     args = ap.parse_args(argv)
     only = {s.strip().upper() for s in args.only.split(",") if s.strip()}
     os.makedirs(args.out, exist_ok=True)
@@ -287,7 +291,44 @@ def main(argv=None):
     res["total_s"] = time.perf_counter() - t_start
 
     # ---- report
-    print(f"\npyautodiff benchmarks ({'quick' if args.quick else 'full'} run), single-threaded, libraries "
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        report(res, targets, notes, args.quick)
+    text = buf.getvalue()
+    print(text, end="")
+    js = os.path.join(args.out, "results.json")
+    with open(js, "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    print(f"\nwrote {js}" + ("" if note else f" and {png}") + f"  (total {res['total_s']:.0f} s)")
+    if args.readme:
+        update_readme(text, None if note else png, res)
+    return res
+
+
+def update_readme(text, png, res):
+    """Replace README.md's '## Latest results' section with this run's report (+ bench/latest.png)."""
+    import shutil
+    readme = os.path.join(_HERE, "README.md")
+    with open(readme) as f:
+        doc = f.read()
+    head = doc.split("## Latest results")[0].rstrip() + "\n\n"
+    m = res.get("machine", {})
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    img = ""
+    if png:
+        shutil.copyfile(png, os.path.join(_HERE, "latest.png"))
+        img = "\n![W1 time vs N](latest.png)\n"
+    doc = (head + "## Latest results\n"
+           f"`python bench/run.py --readme` on {when}, {m.get('cpu', '?')}, {m.get('cpus', '?')} CPUs "
+           f"(a shared, noisy box: ratios move by ~10% between runs), total {res['total_s']:.0f} s.\n\n"
+           "```\n" + text.strip("\n") + "\n```\n" + img)
+    with open(readme, "w") as f:
+        f.write(doc)
+    print(f"updated {readme}" + (" and bench/latest.png" if png else ""))
+
+
+def report(res, targets, notes, quick):
+    print(f"\npyautodiff benchmarks ({'quick' if quick else 'full'} run), single-threaded, libraries "
           f"interleaved.  W1/W2: median process-CPU time per iteration (W3/W4: see their titles).  "
           f"Ratios pad/X = pyautodiff time / X time (< 1: pyautodiff faster)")
     v = res.get("versions")
@@ -316,11 +357,6 @@ def main(argv=None):
     print_targets(targets)
     for n in notes:
         print(f"note: {n}")
-    js = os.path.join(args.out, "results.json")
-    with open(js, "w") as f:
-        json.dump(res, f, indent=1, default=str)
-    print(f"\nwrote {js}" + ("" if note else f" and {png}") + f"  (total {res['total_s']:.0f} s)")
-    return res
 
 
 if __name__ == "__main__":
