@@ -15,6 +15,10 @@ Contract (see docs/ARCHITECTURE.md and tests/test_kernels.py):
   ``NOGIL_MIN_SIZE`` elements -- below that, releasing and re-taking the GIL costs more than the
   loop itself).
 * backward kernels take ``accumulate``: False -> ``out = result``, True -> ``out += result``.
+* allocating calls: with ``out`` omitted (None) a kernel allocates its output (shaped like its
+  first array), returns it, and returns None instead of raising when the arrays are not ones it
+  can take (another dtype, not contiguous, sizes differ): the Python layer then uses numpy.  This
+  keeps the per-op fast path to one call with no Python-side checks.
 
 Float arithmetic must keep IEEE semantics, so every kernel that divides is compiled with
 ``cdivision(True)`` regardless of the build's debug setting (Python-style division would raise
@@ -30,7 +34,7 @@ from libc.math cimport (sqrt as c_sqrt, sqrtf as c_sqrtf, pow as c_pow, powf as 
 cnp.import_array()
 
 # Bump whenever a signature or a semantic of this module changes; pyautodiff/_C.py checks it.
-API_VERSION = 1
+API_VERSION = 2  # 2: out=None allocates (and returns None for arrays it can't take)
 
 # Arrays smaller than this run their loop without releasing the GIL (the release/re-acquire
 # pair costs ~50-100 ns, more than the whole loop for small tensors).
@@ -51,7 +55,7 @@ cdef int _NEED_OUT = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED | cnp.NP
 # --------------------------------------------------------------------------------------------
 
 cdef int _diagnose(cnp.ndarray x, int t, npy_intp n, int need, const char* fn,
-                   const char* name, const char* ref) except -1:
+                   const char* name, const char* ref) except -2:
     """Slow path: find out what is wrong with ``x`` and raise the matching exception."""
     cdef int xt = cnp.PyArray_TYPE(x)
     cdef str f = fn.decode()
@@ -79,22 +83,34 @@ cdef int _diagnose(cnp.ndarray x, int t, npy_intp n, int need, const char* fn,
     raise ValueError(f"{f}(): invalid argument '{nm}'")  # pragma: no cover
 
 
-cdef inline int _first(cnp.ndarray x, int need, const char* fn, const char* name) except -1:
-    """Validate the first array of a call; returns its type number (NPY_FLOAT / NPY_DOUBLE)."""
+cdef inline int _first(cnp.ndarray x, int need, const char* fn, const char* name,
+                       bint lenient) except -2:
+    """Validate the first array of a call; returns its type number (NPY_FLOAT / NPY_DOUBLE).
+    lenient (allocating calls, out=None): return -1 instead of raising."""
     cdef int t = cnp.PyArray_TYPE(x)
     if ((t == cnp.NPY_FLOAT or t == cnp.NPY_DOUBLE)
             and (cnp.PyArray_FLAGS(x) & need) == need and cnp.PyArray_ISNOTSWAPPED(x)):
         return t
+    if lenient:
+        return -1
     return _diagnose(x, -1, -1, need, fn, name, NULL)
 
 
 cdef inline int _same(cnp.ndarray x, int t, npy_intp n, int need, const char* fn,
-                      const char* name, const char* ref) except -1:
-    """Validate a further array against the first one (dtype ``t``, size ``n``)."""
+                      const char* name, const char* ref, bint lenient) except -2:
+    """Validate a further array against the first one (dtype ``t``, size ``n``).
+    lenient: return -1 instead of raising."""
     if (cnp.PyArray_TYPE(x) == t and (cnp.PyArray_FLAGS(x) & need) == need
             and cnp.PyArray_SIZE(x) == n and cnp.PyArray_ISNOTSWAPPED(x)):
         return 0
+    if lenient:
+        return -1
     return _diagnose(x, t, n, need, fn, name, ref)
+
+
+cdef inline cnp.ndarray _new_like(cnp.ndarray x, int t):
+    """A fresh C-contiguous output shaped like ``x`` (allocating calls)."""
+    return cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x), cnp.PyArray_DIMS(x), t, 0)
 
 
 cdef inline float* _f(cnp.ndarray x) noexcept:
@@ -533,192 +549,281 @@ ctypedef cnp.ndarray arr
 
 # ---- forward: binary ---------------------------------------------------------------------
 
-def add(arr a not None, arr b not None, arr out not None):
+def add(arr a not None, arr b not None, arr out=None):
     """add(a, b, out): out = a + b"""
-    cdef int t = _first(a, _NEED_IN, b"add", b"a")
+    cdef int t = _first(a, _NEED_IN, b"add", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(b, t, n, _NEED_IN, b"add", b"b", b"a")
-    _same(out, t, n, _NEED_OUT, b"add", b"out", b"a")
+    if _same(b, t, n, _NEED_IN, b"add", b"b", b"a", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"add", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_add(_f(a), _f(b), _f(out), n)
     else:
         _k_add(_d(a), _d(b), _d(out), n)
     _restore(ts)
+    return out
 
 
-def sub(arr a not None, arr b not None, arr out not None):
+def sub(arr a not None, arr b not None, arr out=None):
     """sub(a, b, out): out = a - b"""
-    cdef int t = _first(a, _NEED_IN, b"sub", b"a")
+    cdef int t = _first(a, _NEED_IN, b"sub", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(b, t, n, _NEED_IN, b"sub", b"b", b"a")
-    _same(out, t, n, _NEED_OUT, b"sub", b"out", b"a")
+    if _same(b, t, n, _NEED_IN, b"sub", b"b", b"a", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"sub", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_sub(_f(a), _f(b), _f(out), n)
     else:
         _k_sub(_d(a), _d(b), _d(out), n)
     _restore(ts)
+    return out
 
 
-def mul(arr a not None, arr b not None, arr out not None):
+def mul(arr a not None, arr b not None, arr out=None):
     """mul(a, b, out): out = a * b"""
-    cdef int t = _first(a, _NEED_IN, b"mul", b"a")
+    cdef int t = _first(a, _NEED_IN, b"mul", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(b, t, n, _NEED_IN, b"mul", b"b", b"a")
-    _same(out, t, n, _NEED_OUT, b"mul", b"out", b"a")
+    if _same(b, t, n, _NEED_IN, b"mul", b"b", b"a", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"mul", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_mul(_f(a), _f(b), _f(out), n)
     else:
         _k_mul(_d(a), _d(b), _d(out), n)
     _restore(ts)
+    return out
 
 
-def div(arr a not None, arr b not None, arr out not None):
+def div(arr a not None, arr b not None, arr out=None):
     """div(a, b, out): out = a / b  (IEEE: x/0 = +-inf, 0/0 = nan)"""
-    cdef int t = _first(a, _NEED_IN, b"div", b"a")
+    cdef int t = _first(a, _NEED_IN, b"div", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(b, t, n, _NEED_IN, b"div", b"b", b"a")
-    _same(out, t, n, _NEED_OUT, b"div", b"out", b"a")
+    if _same(b, t, n, _NEED_IN, b"div", b"b", b"a", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"div", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_div(_f(a), _f(b), _f(out), n)
     else:
         _k_div(_d(a), _d(b), _d(out), n)
     _restore(ts)
+    return out
 
 
-def pow(arr a not None, arr b not None, arr out not None):
+def pow(arr a not None, arr b not None, arr out=None):
     """pow(a, b, out): out = a ** b  (C pow/powf elementwise)"""
-    cdef int t = _first(a, _NEED_IN, b"pow", b"a")
+    cdef int t = _first(a, _NEED_IN, b"pow", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(b, t, n, _NEED_IN, b"pow", b"b", b"a")
-    _same(out, t, n, _NEED_OUT, b"pow", b"out", b"a")
+    if _same(b, t, n, _NEED_IN, b"pow", b"b", b"a", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"pow", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_pow(_f(a), _f(b), _f(out), n)
     else:
         _k_pow(_d(a), _d(b), _d(out), n)
     _restore(ts)
+    return out
 
 
-def add_scaled(arr a not None, arr b not None, double alpha, arr out not None):
+def add_scaled(arr a not None, arr b not None, double alpha, arr out=None):
     """add_scaled(a, b, alpha, out): out = a + alpha * b  (torch.add(a, b, alpha=alpha))"""
-    cdef int t = _first(a, _NEED_IN, b"add_scaled", b"a")
+    cdef int t = _first(a, _NEED_IN, b"add_scaled", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(b, t, n, _NEED_IN, b"add_scaled", b"b", b"a")
-    _same(out, t, n, _NEED_OUT, b"add_scaled", b"out", b"a")
+    if _same(b, t, n, _NEED_IN, b"add_scaled", b"b", b"a", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"add_scaled", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_add_scaled(_f(a), _f(b), <float>alpha, _f(out), n)
     else:
         _k_add_scaled(_d(a), _d(b), alpha, _d(out), n)
     _restore(ts)
+    return out
 
 
 # ---- forward: array and scalar -----------------------------------------------------------
 
-def add_scalar(arr a not None, double s, arr out not None):
+def add_scalar(arr a not None, double s, arr out=None):
     """add_scalar(a, s, out): out = a + s"""
-    cdef int t = _first(a, _NEED_IN, b"add_scalar", b"a")
+    cdef int t = _first(a, _NEED_IN, b"add_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"add_scalar", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"add_scalar", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_add_scalar(_f(a), <float>s, _f(out), n)
     else:
         _k_add_scalar(_d(a), s, _d(out), n)
     _restore(ts)
+    return out
 
 
-def mul_scalar(arr a not None, double s, arr out not None):
+def mul_scalar(arr a not None, double s, arr out=None):
     """mul_scalar(a, s, out): out = a * s"""
-    cdef int t = _first(a, _NEED_IN, b"mul_scalar", b"a")
+    cdef int t = _first(a, _NEED_IN, b"mul_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"mul_scalar", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"mul_scalar", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_mul_scalar(_f(a), <float>s, _f(out), n)
     else:
         _k_mul_scalar(_d(a), s, _d(out), n)
     _restore(ts)
+    return out
 
 
-def div_scalar(arr a not None, double s, arr out not None):
+def div_scalar(arr a not None, double s, arr out=None):
     """div_scalar(a, s, out): out = a / s  (a true division, as torch does for tensor / number)"""
-    cdef int t = _first(a, _NEED_IN, b"div_scalar", b"a")
+    cdef int t = _first(a, _NEED_IN, b"div_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"div_scalar", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"div_scalar", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_div_scalar(_f(a), <float>s, _f(out), n)
     else:
         _k_div_scalar(_d(a), s, _d(out), n)
     _restore(ts)
+    return out
 
 
-def rsub_scalar(arr a not None, double s, arr out not None):
+def rsub_scalar(arr a not None, double s, arr out=None):
     """rsub_scalar(a, s, out): out = s - a"""
-    cdef int t = _first(a, _NEED_IN, b"rsub_scalar", b"a")
+    cdef int t = _first(a, _NEED_IN, b"rsub_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"rsub_scalar", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"rsub_scalar", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_rsub_scalar(_f(a), <float>s, _f(out), n)
     else:
         _k_rsub_scalar(_d(a), s, _d(out), n)
     _restore(ts)
+    return out
 
 
-def rdiv_scalar(arr a not None, double s, arr out not None):
+def rdiv_scalar(arr a not None, double s, arr out=None):
     """rdiv_scalar(a, s, out): out = s / a, computed as torch does: (1 / a) * s"""
-    cdef int t = _first(a, _NEED_IN, b"rdiv_scalar", b"a")
+    cdef int t = _first(a, _NEED_IN, b"rdiv_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"rdiv_scalar", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"rdiv_scalar", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_rdiv_scalar(_f(a), <float>s, _f(out), n)
     else:
         _k_rdiv_scalar(_d(a), s, _d(out), n)
     _restore(ts)
+    return out
 
 
-def neg(arr a not None, arr out not None):
+def neg(arr a not None, arr out=None):
     """neg(a, out): out = -a"""
-    cdef int t = _first(a, _NEED_IN, b"neg", b"a")
+    cdef int t = _first(a, _NEED_IN, b"neg", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"neg", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"neg", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_neg(_f(a), _f(out), n)
     else:
         _k_neg(_d(a), _d(out), n)
     _restore(ts)
+    return out
 
 
-def relu(arr a not None, arr out not None):
+def relu(arr a not None, arr out=None):
     """relu(a, out): out = a if not a < 0 else 0  (nan -> nan, -0.0 -> -0.0, as torch)"""
-    cdef int t = _first(a, _NEED_IN, b"relu", b"a")
+    cdef int t = _first(a, _NEED_IN, b"relu", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"relu", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"relu", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_relu(_f(a), _f(out), n)
     else:
         _k_relu(_d(a), _d(out), n)
     _restore(ts)
+    return out
 
 
-def pow_scalar(arr a not None, double e, arr out not None):
+def pow_scalar(arr a not None, double e, arr out=None):
     """pow_scalar(a, e, out): out = a ** e.
 
     Exact fast paths (no pow() call): e == 0 -> 1 (even for nan), 1 -> a, 2 -> a*a,
     3 -> a*a*a, 4 -> (a*a)*(a*a), -1 -> 1/a, -2 -> 1/(a*a), 0.5 -> sqrt(a),
     -0.5 -> 1/sqrt(a); other exponents call pow (powf for float32)."""
-    cdef int t = _first(a, _NEED_IN, b"pow_scalar", b"a")
+    cdef int t = _first(a, _NEED_IN, b"pow_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"pow_scalar", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"pow_scalar", b"out", b"a", False)
     cdef int kind = _pow_kind(e, True)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
@@ -726,26 +831,33 @@ def pow_scalar(arr a not None, double e, arr out not None):
     else:
         _k_pow_scalar(_d(a), kind, e, _d(out), n)
     _restore(ts)
+    return out
 
 
-def rpow_scalar(double base, arr a not None, arr out not None):
+def rpow_scalar(double base, arr a not None, arr out=None):
     """rpow_scalar(base, a, out): out = base ** a  (exp2 for base 2, else pow/powf)"""
-    cdef int t = _first(a, _NEED_IN, b"rpow_scalar", b"a")
+    cdef int t = _first(a, _NEED_IN, b"rpow_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(a)
-    _same(out, t, n, _NEED_OUT, b"rpow_scalar", b"out", b"a")
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"rpow_scalar", b"out", b"a", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_rpow_scalar(<float>base, _f(a), _f(out), n)
     else:
         _k_rpow_scalar(base, _d(a), _d(out), n)
     _restore(ts)
+    return out
 
 
 # ---- reductions ----------------------------------------------------------------------------
 
 def sum(arr a not None):
     """sum(a) -> float: pairwise sum accumulated in double (blocks of 128, 8 accumulators)"""
-    cdef int t = _first(a, _NEED_IN, b"sum", b"a")
+    cdef int t = _first(a, _NEED_IN, b"sum", b"a", False)
     cdef npy_intp n = cnp.PyArray_SIZE(a)
     cdef double r
     cdef PyThreadState* ts = _release(n)
@@ -760,7 +872,7 @@ def sum(arr a not None):
 @cython.cdivision(True)
 def mean(arr a not None):
     """mean(a) -> float: sum(a) / size (nan for an empty array)"""
-    cdef int t = _first(a, _NEED_IN, b"mean", b"a")
+    cdef int t = _first(a, _NEED_IN, b"mean", b"a", False)
     cdef npy_intp n = cnp.PyArray_SIZE(a)
     cdef double r
     cdef double zero = 0.0
@@ -777,102 +889,149 @@ def mean(arr a not None):
 
 # ---- backward ------------------------------------------------------------------------------
 
-def scale(arr g not None, double alpha, arr out not None, bint accumulate):
+def scale(arr g not None, double alpha, arr out=None, bint accumulate=False):
     """scale(g, alpha, out, accumulate): out (+)= alpha * g"""
-    cdef int t = _first(g, _NEED_IN, b"scale", b"g")
+    cdef int t = _first(g, _NEED_IN, b"scale", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(out, t, n, _NEED_OUT, b"scale", b"out", b"g")
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"scale", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_scale(_f(g), <float>alpha, _f(out), n, accumulate)
     else:
         _k_scale(_d(g), alpha, _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def div_scalar_backward(arr g not None, double s, arr out not None, bint accumulate):
+def div_scalar_backward(arr g not None, double s, arr out=None, bint accumulate=False):
     """div_scalar_backward(g, s, out, accumulate): out (+)= g / s  (grad of a / s w.r.t. a)"""
-    cdef int t = _first(g, _NEED_IN, b"div_scalar_backward", b"g")
+    cdef int t = _first(g, _NEED_IN, b"div_scalar_backward", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(out, t, n, _NEED_OUT, b"div_scalar_backward", b"out", b"g")
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"div_scalar_backward", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_div_scalar_bw(_f(g), <float>s, _f(out), n, accumulate)
     else:
         _k_div_scalar_bw(_d(g), s, _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def mul_backward(arr g not None, arr other not None, arr out not None, bint accumulate):
+def mul_backward(arr g not None, arr other not None, arr out=None, bint accumulate=False):
     """mul_backward(g, other, out, accumulate): out (+)= g * other"""
-    cdef int t = _first(g, _NEED_IN, b"mul_backward", b"g")
+    cdef int t = _first(g, _NEED_IN, b"mul_backward", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(other, t, n, _NEED_IN, b"mul_backward", b"other", b"g")
-    _same(out, t, n, _NEED_OUT, b"mul_backward", b"out", b"g")
+    if _same(other, t, n, _NEED_IN, b"mul_backward", b"other", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"mul_backward", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_mul_bw(_f(g), _f(other), _f(out), n, accumulate)
     else:
         _k_mul_bw(_d(g), _d(other), _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def div_backward_a(arr g not None, arr b not None, arr out not None, bint accumulate):
+def div_backward_a(arr g not None, arr b not None, arr out=None, bint accumulate=False):
     """div_backward_a(g, b, out, accumulate): out (+)= g / b  (grad of a / b w.r.t. a)"""
-    cdef int t = _first(g, _NEED_IN, b"div_backward_a", b"g")
+    cdef int t = _first(g, _NEED_IN, b"div_backward_a", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(b, t, n, _NEED_IN, b"div_backward_a", b"b", b"g")
-    _same(out, t, n, _NEED_OUT, b"div_backward_a", b"out", b"g")
+    if _same(b, t, n, _NEED_IN, b"div_backward_a", b"b", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"div_backward_a", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_div_bw_a(_f(g), _f(b), _f(out), n, accumulate)
     else:
         _k_div_bw_a(_d(g), _d(b), _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def div_backward_b(arr g not None, arr a not None, arr b not None, arr out not None,
-                   bint accumulate):
+def div_backward_b(arr g not None, arr a not None, arr b not None, arr out=None,
+                   bint accumulate=False):
     """div_backward_b(g, a, b, out, accumulate): out (+)= -g * a / b**2  (grad of a / b w.r.t. b),
     computed as torch does: -g * ((a / b) / b)"""
-    cdef int t = _first(g, _NEED_IN, b"div_backward_b", b"g")
+    cdef int t = _first(g, _NEED_IN, b"div_backward_b", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(a, t, n, _NEED_IN, b"div_backward_b", b"a", b"g")
-    _same(b, t, n, _NEED_IN, b"div_backward_b", b"b", b"g")
-    _same(out, t, n, _NEED_OUT, b"div_backward_b", b"out", b"g")
+    if _same(a, t, n, _NEED_IN, b"div_backward_b", b"a", b"g", out is None) < 0:
+        return None
+    if _same(b, t, n, _NEED_IN, b"div_backward_b", b"b", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"div_backward_b", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_div_bw_b(_f(g), _f(a), _f(b), _f(out), n, accumulate)
     else:
         _k_div_bw_b(_d(g), _d(a), _d(b), _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def rdiv_scalar_backward(arr g not None, arr a not None, double s, arr out not None,
-                         bint accumulate):
+def rdiv_scalar_backward(arr g not None, arr a not None, double s, arr out=None,
+                         bint accumulate=False):
     """rdiv_scalar_backward(g, a, s, out, accumulate): out (+)= -s * g / a**2
     (grad of s / a w.r.t. a), computed as torch does: -(g * s) * (r * r) with r = 1 / a"""
-    cdef int t = _first(g, _NEED_IN, b"rdiv_scalar_backward", b"g")
+    cdef int t = _first(g, _NEED_IN, b"rdiv_scalar_backward", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(a, t, n, _NEED_IN, b"rdiv_scalar_backward", b"a", b"g")
-    _same(out, t, n, _NEED_OUT, b"rdiv_scalar_backward", b"out", b"g")
+    if _same(a, t, n, _NEED_IN, b"rdiv_scalar_backward", b"a", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"rdiv_scalar_backward", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_rdiv_scalar_bw(_f(g), _f(a), <float>s, _f(out), n, accumulate)
     else:
         _k_rdiv_scalar_bw(_d(g), _d(a), s, _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def pow_scalar_backward(arr g not None, arr x not None, double e, arr out not None,
-                        bint accumulate):
+def pow_scalar_backward(arr g not None, arr x not None, double e, arr out=None,
+                        bint accumulate=False):
     """pow_scalar_backward(g, x, e, out, accumulate): out (+)= g * (e * x ** (e - 1)),
     exactly 0 for e == 0; x ** (e - 1) uses torch's exact fast paths (1, x, x*x, x*x*x, 1/x,
     1/(x*x), sqrt, 1/sqrt) and pow otherwise."""
-    cdef int t = _first(g, _NEED_IN, b"pow_scalar_backward", b"g")
+    cdef int t = _first(g, _NEED_IN, b"pow_scalar_backward", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(x, t, n, _NEED_IN, b"pow_scalar_backward", b"x", b"g")
-    _same(out, t, n, _NEED_OUT, b"pow_scalar_backward", b"out", b"g")
+    if _same(x, t, n, _NEED_IN, b"pow_scalar_backward", b"x", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"pow_scalar_backward", b"out", b"g", False)
     cdef double em1 = e - 1.0
     cdef int kind = -1 if e == 0 else _pow_kind(em1, False)
     cdef PyThreadState* ts = _release(n)
@@ -881,62 +1040,87 @@ def pow_scalar_backward(arr g not None, arr x not None, double e, arr out not No
     else:
         _k_pow_scalar_bw(_d(g), _d(x), kind, e, em1, _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def pow_backward_base(arr g not None, arr x not None, arr e not None, arr out not None,
-                      bint accumulate):
+def pow_backward_base(arr g not None, arr x not None, arr e not None, arr out=None,
+                      bint accumulate=False):
     """pow_backward_base(g, x, e, out, accumulate): out (+)= g * (e * x ** (e - 1)),
     0 where e == 0 (grad of x ** e w.r.t. x, tensor exponent)"""
-    cdef int t = _first(g, _NEED_IN, b"pow_backward_base", b"g")
+    cdef int t = _first(g, _NEED_IN, b"pow_backward_base", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(x, t, n, _NEED_IN, b"pow_backward_base", b"x", b"g")
-    _same(e, t, n, _NEED_IN, b"pow_backward_base", b"e", b"g")
-    _same(out, t, n, _NEED_OUT, b"pow_backward_base", b"out", b"g")
+    if _same(x, t, n, _NEED_IN, b"pow_backward_base", b"x", b"g", out is None) < 0:
+        return None
+    if _same(e, t, n, _NEED_IN, b"pow_backward_base", b"e", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"pow_backward_base", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_pow_bw_base(_f(g), _f(x), _f(e), _f(out), n, accumulate)
     else:
         _k_pow_bw_base(_d(g), _d(x), _d(e), _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
 def pow_backward_exp(arr g not None, arr x not None, arr e not None, arr y not None,
-                     arr out not None, bint accumulate):
+                     arr out=None, bint accumulate=False):
     """pow_backward_exp(g, x, e, y, out, accumulate): out (+)= g * (y * log(x)), with 0 in
     place of y * log(x) where x == 0 and e >= 0 (y = x ** e, the forward result)"""
-    cdef int t = _first(g, _NEED_IN, b"pow_backward_exp", b"g")
+    cdef int t = _first(g, _NEED_IN, b"pow_backward_exp", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(x, t, n, _NEED_IN, b"pow_backward_exp", b"x", b"g")
-    _same(e, t, n, _NEED_IN, b"pow_backward_exp", b"e", b"g")
-    _same(y, t, n, _NEED_IN, b"pow_backward_exp", b"y", b"g")
-    _same(out, t, n, _NEED_OUT, b"pow_backward_exp", b"out", b"g")
+    if _same(x, t, n, _NEED_IN, b"pow_backward_exp", b"x", b"g", out is None) < 0:
+        return None
+    if _same(e, t, n, _NEED_IN, b"pow_backward_exp", b"e", b"g", out is None) < 0:
+        return None
+    if _same(y, t, n, _NEED_IN, b"pow_backward_exp", b"y", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"pow_backward_exp", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_pow_bw_exp(_f(g), _f(x), _f(e), _f(y), _f(out), n, accumulate)
     else:
         _k_pow_bw_exp(_d(g), _d(x), _d(e), _d(y), _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def rpow_scalar_backward(arr g not None, arr y not None, double log_base, arr out not None,
-                         bint accumulate):
+def rpow_scalar_backward(arr g not None, arr y not None, double log_base, arr out=None,
+                         bint accumulate=False):
     """rpow_scalar_backward(g, y, log_base, out, accumulate): out (+)= g * (y * log_base)
     (grad of base ** a w.r.t. a; y = base ** a, log_base = log(base))"""
-    cdef int t = _first(g, _NEED_IN, b"rpow_scalar_backward", b"g")
+    cdef int t = _first(g, _NEED_IN, b"rpow_scalar_backward", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(y, t, n, _NEED_IN, b"rpow_scalar_backward", b"y", b"g")
-    _same(out, t, n, _NEED_OUT, b"rpow_scalar_backward", b"out", b"g")
+    if _same(y, t, n, _NEED_IN, b"rpow_scalar_backward", b"y", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"rpow_scalar_backward", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_rpow_scalar_bw(_f(g), _f(y), <float>log_base, _f(out), n, accumulate)
     else:
         _k_rpow_scalar_bw(_d(g), _d(y), log_base, _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
 def fill(double v, arr out not None, bint accumulate):
     """fill(v, out, accumulate): out = v, or out += v (backward of sum/mean, no broadcast)"""
-    cdef int t = _first(out, _NEED_OUT, b"fill", b"out")
+    cdef int t = _first(out, _NEED_OUT, b"fill", b"out", False)
     cdef npy_intp n = cnp.PyArray_SIZE(out)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
@@ -944,18 +1128,26 @@ def fill(double v, arr out not None, bint accumulate):
     else:
         _k_fill(v, _d(out), n, accumulate)
     _restore(ts)
+    return out
 
 
-def relu_backward(arr g not None, arr y not None, arr out not None, bint accumulate):
+def relu_backward(arr g not None, arr y not None, arr out=None, bint accumulate=False):
     """relu_backward(g, y, out, accumulate): out (+)= (0 if y <= 0 else g), y = relu output
     (torch's threshold_backward: a nan y lets g through)"""
-    cdef int t = _first(g, _NEED_IN, b"relu_backward", b"g")
+    cdef int t = _first(g, _NEED_IN, b"relu_backward", b"g", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
     cdef npy_intp n = cnp.PyArray_SIZE(g)
-    _same(y, t, n, _NEED_IN, b"relu_backward", b"y", b"g")
-    _same(out, t, n, _NEED_OUT, b"relu_backward", b"out", b"g")
+    if _same(y, t, n, _NEED_IN, b"relu_backward", b"y", b"g", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(g, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"relu_backward", b"out", b"g", False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
         _k_relu_bw(_f(g), _f(y), _f(out), n, accumulate)
     else:
         _k_relu_bw(_d(g), _d(y), _d(out), n, accumulate)
     _restore(ts)
+    return out

@@ -6,7 +6,8 @@ stale (built from an older csrc/_kernels.pyx whose API_VERSION differs from the 
 Python code expects).
 """
 
-API_VERSION = 1  # must equal csrc/_kernels.pyx: API_VERSION
+API_VERSION = 2  # must equal csrc/_kernels.pyx: API_VERSION
+GRAPH_API_VERSION = 1  # must equal csrc/_graph.pyx: API_VERSION
 
 _HOW_TO_BUILD = (
     "build it with `pip install .` from the pyautodiff source tree, or, for development, "
@@ -36,7 +37,7 @@ except ImportError as _e:
     raise ImportError(
         f"pyautodiff's compiled extension pyautodiff._graph could not be imported ({_e}); " + _HOW_TO_BUILD
     ) from None
-if getattr(G, "API_VERSION", None) != API_VERSION:
+if getattr(G, "API_VERSION", None) != GRAPH_API_VERSION:
     raise ImportError(f"pyautodiff's compiled extension {G.__file__} is stale; re-" + _HOW_TO_BUILD)
 __all__.append("G")
 
@@ -44,6 +45,11 @@ __all__.append("G")
 # then reuses the previous step's buffers instead of faulting in fresh pages.
 # PYAUTODIFF_BUFFER_CACHE_MB sets the cap (0 turns it off).
 import os as _os
-from pyautodiff._memory import set_buffer_cache, buffer_cache_info  # noqa: E402
+try:
+    from pyautodiff._memory import set_buffer_cache, buffer_cache_info  # noqa: E402
+except ImportError as _e:
+    raise ImportError(
+        f"pyautodiff's compiled extension pyautodiff._memory could not be imported ({_e}); " + _HOW_TO_BUILD
+    ) from None
 
 set_buffer_cache(int(_os.environ.get("PYAUTODIFF_BUFFER_CACHE_MB", "512")) << 20)

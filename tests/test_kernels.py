@@ -235,7 +235,7 @@ def test_kernel_values(name, dt, n, seed, special, acc):
     out0 = values(rng, n, dt, "any", special)
     out = out0.copy()
     if has_acc and acc:
-        assert call(name, arrays, scalars, out, True) is None
+        assert call(name, arrays, scalars, out, True) is out
         # r is computed in dt, then added: want = out0 + round(r)
         with np.errstate(all="ignore"):
             r_dt = want.astype(dt).astype(np.float64)
@@ -244,7 +244,7 @@ def test_kernel_values(name, dt, n, seed, special, acc):
         check(out, total, dt, max(ulps, 1) + 1,
               scale=np.abs(out0.astype(np.float64)) + np.abs(want))
     else:
-        assert call(name, arrays, scalars, out, False) is None
+        assert call(name, arrays, scalars, out, False) is out
         check(out, want, dt, ulps, sc)
     for k, v in arrays.items():  # inputs are never written
         assert v.dtype == dt
@@ -547,6 +547,8 @@ def test_invalid_arguments_raise(name, dt):
                 exc = ValueError
             if only_out and label in ("mixed dtype", "size mismatch"):
                 continue
+            if slot == "out" and label == "None" and not only_out:
+                continue           # out=None is the allocating call (tested below)
             arrs, o = dict(arrays), out
             if slot == "out":
                 o = bad
@@ -589,7 +591,7 @@ def test_error_messages_are_clear():
     with pytest.raises(TypeError):
         K.add_scalar(a, "x", a)
     with pytest.raises(TypeError):
-        K.add(a, a)  # missing argument
+        K.add(a)  # missing argument
 
 
 def test_api_version():
@@ -627,3 +629,39 @@ def test_C_module_missing_or_stale_extension(monkeypatch):
     stale.__file__ = "/somewhere/_kernels.so"
     with pytest.raises(ImportError, match=r"stale \(API_VERSION -1, expected .*pip install \."):
         _load_C_with(monkeypatch, stale)
+
+
+@pytest.mark.parametrize("name", NON_FILL)
+@pytest.mark.parametrize("dt", DTYPES)
+def test_allocating_call_matches_explicit_out(name, dt):
+    """out omitted: the kernel allocates, returns the result shaped like its first array, and
+    computes exactly what the explicit-out call computes."""
+    rng = np.random.default_rng(1)
+    arrays, scalars = make_inputs(name, dt, 12, rng, False, shape=(3, 4))
+    out = np.empty((3, 4), dt)
+    call(name, arrays, scalars, out, False)
+    args = []
+    for p in SIGNATURES[name].split():
+        if p == "out":
+            break
+        args.append(arrays[p] if p in arrays else scalars[p])
+    got = getattr(K, name)(*args)
+    assert isinstance(got, np.ndarray) and got.shape == (3, 4) and got.dtype == dt
+    assert got.flags.c_contiguous and got.flags.owndata
+    np.testing.assert_array_equal(got, out)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_allocating_call_returns_none_for_arrays_it_cannot_take(dt):
+    """Allocating calls never raise for unsuitable arrays: they return None (numpy fallback)."""
+    a = np.ones(6, dt)
+    other = F64 if dt is F32 else F32
+    assert K.add_scalar(np.ones(6, np.int64), 1.0) is None
+    assert K.add_scalar(np.ones(12, dt)[::2], 1.0) is None
+    assert K.mul(a, np.ones(6, other)) is None
+    assert K.mul(a, np.ones(7, dt)) is None
+    assert K.neg(np.ones((2, 3), dt, order="F")) is None
+    assert K.mul_backward(a, np.ones(6, bool)) is None
+    # explicit out keeps raising
+    with pytest.raises(TypeError):
+        K.add_scalar(np.ones(6, np.int64), 1.0, a)

@@ -19,11 +19,6 @@ _FLOATS = (_F32, _F64)
 _empty = np.empty
 
 
-def _ok(a, dt):
-    """Can kernel code take this array as is?"""
-    return a.dtype is dt and a.flags.c_contiguous
-
-
 # ----------------------------------------------------------------------------- type promotion
 def result_dtype(a, b):
     """torch's result type of a binary op: a is a Tensor, b a Tensor or a Python number."""
@@ -87,17 +82,18 @@ def _check_broadcast(a, b):
 
 
 def _binary(a, b, dt, kernel, kernel_scalar, ufunc):
-    """Forward of a binary op on ndarrays (b may be a Python number)."""
-    if dt in _FLOATS and _ok(a, dt):
+    """Forward of a binary op on ndarrays (b may be a Python number).  The kernels' allocating
+    calls return None for arrays they can't take (dtype, layout, sizes): then numpy does it."""
+    if a.dtype is dt:
         if type(b) is np.ndarray:
-            if b.shape == a.shape and _ok(b, dt):
-                out = _empty(a.shape, dt)
-                kernel(a, b, out)
-                return out
+            if kernel is not None and b.shape == a.shape:
+                out = kernel(a, b)
+                if out is not None:
+                    return out
         elif kernel_scalar is not None:
-            out = _empty(a.shape, dt)
-            kernel_scalar(a, b, out)
-            return out
+            out = kernel_scalar(a, b)
+            if out is not None:
+                return out
     _check_broadcast(a, b)
     return _ufunc(ufunc, a, b, dt)
 
@@ -107,10 +103,10 @@ class AddBackward0(Node):
         if alpha != 1:
             self.alpha = alpha
             if type(b) is np.ndarray:
-                if dt in _FLOATS and _ok(a, dt) and b.shape == a.shape and _ok(b, dt):
-                    out = _empty(a.shape, dt)
-                    K.add_scaled(a, b, alpha, out)
-                    return out
+                if a.dtype is dt and b.shape == a.shape:
+                    out = K.add_scaled(a, b, alpha)
+                    if out is not None:
+                        return out
                 b = _cast(b, dt) * alpha
             else:
                 b = b * alpha
@@ -161,19 +157,15 @@ class MulBackward0(Node):
 
 
 def _scale(g, s):
-    if g.dtype in _FLOATS and g.flags.c_contiguous:
-        out = _empty(g.shape, g.dtype)
-        K.scale(g, s, out, False)
-        return out
-    return g * s
+    out = K.scale(g, s)
+    return g * s if out is None else out
 
 
 def _mul_grad(g, other):
-    if g.dtype is other.dtype and g.dtype in _FLOATS and g.shape == other.shape \
-            and g.flags.c_contiguous and other.flags.c_contiguous:
-        out = _empty(g.shape, g.dtype)
-        K.mul_backward(g, other, out, False)
-        return out
+    if g.shape == other.shape:
+        out = K.mul_backward(g, other)
+        if out is not None:
+            return out
     return g * other
 
 
@@ -183,31 +175,28 @@ class DivBackward0(Node):
             self.save(a, b)
             return _binary(a, b, dt, K.div, None, np.true_divide)
         self.save(b)  # saved (and freed) like torch's wrapped scalar: a 2nd backward raises
-        # tensor / scalar: computed as torch does, a true division by the scalar
-        return _ufunc(np.true_divide, a, b, dt) if not (dt in _FLOATS and _ok(a, dt)) else _div_scalar(a, b, dt)
+        # tensor / scalar: a true division by the scalar, as torch (not a multiplication by 1/s)
+        if a.dtype is dt:
+            out = K.div_scalar(a, b)
+            if out is not None:
+                return out
+        return _ufunc(np.true_divide, a, b, dt)
 
     def backward(self, g):
         saved = self.saved
         if len(saved) == 1:
-            return g / saved[0], None, None
+            out = K.div_scalar_backward(g, saved[0])
+            return (g / saved[0] if out is None else out), None, None
         a, b = saved
         ga = gb = None
         if self.next_functions[0][0] is not None:
             ga = g / b
         if self.next_functions[1][0] is not None:
-            if g.shape == a.shape == b.shape and g.dtype is a.dtype is b.dtype and g.dtype in _FLOATS \
-                    and g.flags.c_contiguous and a.flags.c_contiguous and b.flags.c_contiguous:
-                gb = _empty(g.shape, g.dtype)
-                K.div_backward_b(g, a, b, gb, False)
-            else:
-                gb = -g * a / (b * b)
+            if g.shape == a.shape == b.shape:
+                gb = K.div_backward_b(g, a, b)
+            if gb is None:
+                gb = -g * ((a / b) / b)
         return ga, gb, None
-
-
-def _div_scalar(a, s, dt):
-    out = _empty(a.shape, dt)
-    np.true_divide(a, s, out=out)
-    return out
 
 
 class ReciprocalBackward0(Node):
@@ -223,9 +212,8 @@ class ReciprocalBackward0(Node):
 
 class NegBackward0(Node):
     def forward(self, a):
-        if a.dtype in _FLOATS and a.flags.c_contiguous:
-            out = _empty(a.shape, a.dtype)
-            K.neg(a, out)
+        out = K.neg(a)
+        if out is not None:
             return out
         if a.dtype == np.bool_:
             raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. "
@@ -234,7 +222,8 @@ class NegBackward0(Node):
         return np.negative(a)
 
     def backward(self, g):
-        return -g
+        out = K.neg(g)
+        return -g if out is None else out
 
 
 class PowBackward0(Node):
@@ -242,10 +231,10 @@ class PowBackward0(Node):
     def forward(self, a, e, dt):
         self.e = e
         self.save(a)
-        if dt in _FLOATS and _ok(a, dt):
-            out = _empty(a.shape, dt)
-            K.pow_scalar(a, e, out)
-            return out
+        if a.dtype is dt:
+            out = K.pow_scalar(a, e)
+            if out is not None:
+                return out
         if dt.kind in "iub" and isinstance(e, int) and e < 0:
             raise RuntimeError("Integers to negative integer powers are not allowed.")
         return _ufunc(np.power, a, e, dt)
@@ -253,11 +242,10 @@ class PowBackward0(Node):
     def backward(self, g):
         (x,) = self.saved
         e = self.e
-        if g.dtype in _FLOATS and g.dtype is x.dtype and g.shape == x.shape \
-                and g.flags.c_contiguous and x.flags.c_contiguous:
-            out = _empty(g.shape, g.dtype)
-            K.pow_scalar_backward(g, x, e, out, False)
-            return out, None, None
+        if g.shape == x.shape:
+            out = K.pow_scalar_backward(g, x, e)
+            if out is not None:
+                return out, None, None
         if e == 0:
             return np.zeros_like(g), None, None
         with np.errstate(all="ignore"):  # 0 ** negative -> inf, as torch, without warnings
@@ -290,10 +278,8 @@ class PowBackward2(Node):
     """scalar ** tensor"""
     def forward(self, base, a, dt):
         self.log_base = math.log(base) if base > 0 else (float("-inf") if base == 0 else float("nan"))
-        if dt in _FLOATS and _ok(a, dt):
-            out = _empty(a.shape, dt)
-            K.rpow_scalar(base, a, out)
-        else:
+        out = K.rpow_scalar(base, a) if a.dtype is dt else None
+        if out is None:
             out = np.asarray(np.power(dt.type(base), _cast(a, dt)), dtype=dt)
         self.save(out)
         return out
@@ -332,22 +318,18 @@ class LogBackward0(Node):
 
 class ReluBackward0(Node):
     def forward(self, a):
-        if a.dtype in _FLOATS and a.flags.c_contiguous:
-            out = _empty(a.shape, a.dtype)
-            K.relu(a, out)
-        else:
+        out = K.relu(a)
+        if out is None:
             out = np.maximum(a, 0).astype(a.dtype, copy=False)
         self.save(out)
         return out
 
     def backward(self, g):
         (y,) = self.saved
-        if g.dtype is y.dtype and g.dtype in _FLOATS and g.flags.c_contiguous and y.flags.c_contiguous \
-                and g.shape == y.shape:
-            out = _empty(g.shape, g.dtype)
-            K.relu_backward(g, y, out, False)
-            return out
-        return np.where(y > 0, g, 0).astype(g.dtype, copy=False)
+        out = K.relu_backward(g, y) if g.shape == y.shape else None
+        if out is None:
+            out = np.where(y > 0, g, 0).astype(g.dtype, copy=False)
+        return out
 
 
 class CloneBackward0(Node):
