@@ -384,7 +384,7 @@ def add(a, b, *, alpha=1):
         a, b = b, a  # scalar + tensor
     da = a._data.dtype
     tb = type(b)
-    if tb is float and da.kind == "f" or tb is Tensor and b._data.dtype is da:
+    if (tb is float or tb is int) and da.kind == "f" or tb is Tensor and b._data.dtype is da:
         return AddBackward0.apply(a, b, da) if alpha == 1 else AddBackward0.apply(a, b, da, alpha)
     b, dt = _operands(a, b)
     if alpha != 1:
@@ -420,7 +420,7 @@ def mul(a, b):
         a, b = b, a
     da = a._data.dtype
     tb = type(b)
-    if tb is float and da.kind == "f" or tb is Tensor and b._data.dtype is da:
+    if (tb is float or tb is int) and da.kind == "f" or tb is Tensor and b._data.dtype is da:
         return MulBackward0.apply(a, b, da)
     b, dt = _operands(a, b)
     return MulBackward0.apply(a, b, dt)
