@@ -104,7 +104,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     roots = [t.grad_fn or G.accumulator(t) for t in outputs]
     run_backward(roots, root_grads, retain_graph=bool(retain_graph), capture=capture)
     result = []
-    for t, n in zip(inputs, in_nodes):
+    for i, (t, n) in enumerate(zip(inputs, in_nodes)):
         g = capture[n]
         if g is None:
             if materialize_grads:
@@ -112,7 +112,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 continue
             if not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    f"The differentiated Tensor at index {i} appears to not have been used in the graph. "
                     "Set allow_unused=True if this is the desired behavior.")
             result.append(None)
         else:
