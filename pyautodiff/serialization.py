@@ -235,6 +235,7 @@ _U32 = 0xFFFFFFFF
 _ALIGN = 64
 _PARALLEL_CRC_MIN = 4 << 20   # compute CRCs in a helper thread for payloads at least this big
 _CHUNK = 8 << 20
+_COPY_CHUNK = 2 << 20          # checksum-then-copy granularity when reading through a mapping (fits in L2)
 
 # libstdc++'s std::__detail::__prime_list (the bucket counts of std::unordered_set), below 2**32
 _PRIMES = (
@@ -329,6 +330,45 @@ def _unordered_set_order(codes):
     return out
 
 
+_CRC_IMPL = []   # [libdeflate_crc32 via ctypes, or None]: resolved on first use
+
+
+def _fast_crc_fn():
+    """libdeflate's crc32 (PCLMUL/AVX-512: ~4x zlib's) when the system has the library, else None."""
+    if not _CRC_IMPL:
+        fn = None
+        try:
+            import ctypes
+            for name in ("libdeflate.so.0", "libdeflate.so", "libdeflate.0.dylib", "libdeflate.dylib"):
+                try:
+                    lib = ctypes.CDLL(name)
+                except OSError:
+                    continue
+                f = lib.libdeflate_crc32
+                f.restype = ctypes.c_uint32
+                f.argtypes = (ctypes.c_uint32, ctypes.c_void_p, ctypes.c_size_t)
+                if f(0, b"123456789", 9) == 0xCBF43926:
+                    fn = f
+                break
+        except Exception:  # pragma: no cover - no ctypes, a broken library: zlib it is
+            fn = None
+        _CRC_IMPL.append(fn)
+    return _CRC_IMPL[0]
+
+
+def _crc32(buf, crc=0):
+    """CRC-32 (zlib's polynomial) of a bytes-like object, continuing from ``crc``."""
+    import zlib
+    n = len(buf) if not isinstance(buf, memoryview) else buf.nbytes
+    if n >= 65536:
+        fn = _fast_crc_fn()
+        if fn is not None:
+            import numpy as np
+            a = np.frombuffer(buf, dtype=np.uint8)
+            return fn(crc, a.__array_interface__["data"][0], n)
+    return zlib.crc32(buf, crc)
+
+
 def _write_all(write, mv):
     """write(mv) for file objects whose write may be partial (raw files) or return None (some wrappers)."""
     n = len(mv)
@@ -344,14 +384,13 @@ def _write_all(write, mv):
 
 def _write_with_crc(write, mv):
     """Write a payload and return its CRC-32; big payloads are checksummed in a second thread meanwhile."""
-    import zlib
     if len(mv) < _PARALLEL_CRC_MIN:
-        crc = zlib.crc32(mv)
+        crc = _crc32(mv)
         _write_all(write, mv)
         return crc
     import threading
     box = []
-    th = threading.Thread(target=lambda: box.append(zlib.crc32(mv)), daemon=True)
+    th = threading.Thread(target=lambda: box.append(_crc32(mv)), daemon=True)
     th.start()
     try:
         _write_all(write, mv)
@@ -364,7 +403,7 @@ class _ZipWriter:
     """Writes records the way libtorch's PyTorchStreamWriter (miniz, ZIP64 mode) does."""
 
     def __init__(self, write, archive_name):
-        self._write = write
+        self._write = write            # None: a dry run that only computes the archive's size
         self.pos = 0
         self.prefix = archive_name + "/"
         self._central = []
@@ -372,7 +411,8 @@ class _ZipWriter:
         self._crc_combined = 0
 
     def _out(self, b):
-        _write_all(self._write, b)
+        if self._write is not None:
+            _write_all(self._write, b)
         self.pos += len(b)
 
     def write_record(self, name, data):
@@ -392,9 +432,10 @@ class _ZipWriter:
         flags = 0x0808 if size else 0x0800
         self._out(_LFH.pack(_SIG_LFH, 0, flags, 0, 0, 0, 0, 0, 0, len(full), len(extra)) + full + extra)
         if size:
-            if isinstance(data, (bytes, bytearray)):
-                import zlib
-                crc = zlib.crc32(data)
+            if self._write is None:
+                crc = 0
+            elif isinstance(data, (bytes, bytearray)):
+                crc = _crc32(data)
                 _write_all(self._write, data)
             else:
                 crc = _write_with_crc(self._write, data)
@@ -416,6 +457,8 @@ class _ZipWriter:
         self._names.append(name)
 
     def serialization_id(self):
+        if self._write is None:
+            return "0" * 40
         order = _unordered_set_order([_std_hash(n.encode("utf-8")) for n in self._names])
         names_hash = 0
         for code in order:
@@ -691,33 +734,45 @@ def _archive_name(path):
     return name[:dot] if dot >= 0 else name
 
 
-def _write_zip(write, archive_name, data_pkl, ctx, disable_byteorder_record=False):
-    zw = _ZipWriter(write, archive_name)
-    zw.write_record("data.pkl", data_pkl)
-    zw.write_record(".format_version", b"1")
-    zw.write_record(".storage_alignment", b"64")
+def _zip_records(data_pkl, ctx, disable_byteorder_record=False):
+    """(name, payload) in the order libtorch writes them."""
+    order = sys.byteorder.encode("ascii")
+    recs = [("data.pkl", data_pkl), (".format_version", b"1"), (".storage_alignment", b"64")]
     if not disable_byteorder_record:
-        zw.write_record("byteorder", sys.byteorder.encode("ascii"))
-    for ref in ctx.ordered:
-        zw.write_record("data/" + ref.key, memoryview(ref.flat.view("u1")))
-    zw.write_record("version", b"3\n")
+        recs.append(("byteorder", order))
+    recs += [("data/" + ref.key, memoryview(ref.flat.view("u1"))) for ref in ctx.ordered]
+    recs.append(("version", b"3\n"))
     if disable_byteorder_record:  # libtorch adds it at the end anyway
-        zw.write_record("byteorder", sys.byteorder.encode("ascii"))
+        recs.append(("byteorder", order))
+    return recs
+
+
+def _write_zip(write, archive_name, recs):
+    """Write the archive (write=None: only compute its size); returns its size in bytes."""
+    zw = _ZipWriter(write, archive_name)
+    for name, data in recs:
+        zw.write_record(name, data)
     zw.finish()
+    return zw.pos
 
 
-def _write_legacy(write, data_pkl, ctx, protocol):
+def _legacy_parts(data_pkl, ctx, protocol):
     sys_info = {"protocol_version": PROTOCOL_VERSION, "little_endian": sys.byteorder == "little",
                 "type_sizes": {"short": SHORT_SIZE, "int": INT_SIZE, "long": LONG_SIZE}}
-    head = b"".join(pickle.dumps(x, protocol=protocol) for x in (MAGIC_NUMBER, PROTOCOL_VERSION, sys_info))
-    _write_all(write, head)
-    _write_all(write, data_pkl)
+    parts = [pickle.dumps(x, protocol=protocol) for x in (MAGIC_NUMBER, PROTOCOL_VERSION, sys_info)]
+    parts.append(data_pkl)
     refs = sorted(ctx.ordered, key=lambda r: r.key)
-    _write_all(write, pickle.dumps([r.key for r in refs], protocol=protocol))
+    parts.append(pickle.dumps([r.key for r in refs], protocol=protocol))
     for r in refs:
-        _write_all(write, struct.pack("<q", r.numel))
+        parts.append(struct.pack("<q", r.numel))
         flat = r.flat if sys.byteorder == "little" else r.flat.byteswap()
-        _write_all(write, memoryview(flat.view("u1")))
+        parts.append(memoryview(flat.view("u1")))
+    return parts
+
+
+def _write_legacy(write, parts):
+    for p in parts:
+        _write_all(write, p)
 
 
 def _fsync_dir(dirname):
@@ -733,7 +788,40 @@ def _fsync_dir(dirname):
         os.close(fd)
 
 
-def _atomic_write(path, write_fn):
+_FSYNC = True   # durability of save(path): fsync the file and its folder (benchmarks may turn it off)
+_FALLOCATE = []
+
+
+def _preallocate(fd, size):
+    """Reserve the file's blocks up front (Linux fallocate(2); no emulation): ext4 then skips the per-page
+    block reservation of delayed allocation, which makes a big write ~25% faster.  Best effort."""
+    if size < (1 << 20):
+        return
+    if not _FALLOCATE:
+        fn = None
+        try:
+            import ctypes
+            fn = ctypes.CDLL(None, use_errno=True).fallocate
+            fn.restype = ctypes.c_int
+            fn.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
+        except Exception:  # not Linux / no such symbol
+            fn = None
+        _FALLOCATE.append(fn)
+    fn = _FALLOCATE[0]
+    if fn is not None:
+        fn(fd, 0, 0, size)   # on failure (EOPNOTSUPP, ENOSPC...) the write below reports what matters
+
+
+def _write_file(f, write_fn, size):
+    if size is not None:
+        _preallocate(f.fileno(), size)
+    write_fn(f.write)
+    f.flush()
+    if size is not None and f.tell() != size:  # pragma: no cover - defensive: never keep preallocated tail
+        f.truncate()
+
+
+def _atomic_write(path, write_fn, size=None):
     """Run write_fn(write) into a temporary file next to ``path``, fsync it, then rename it over ``path``.
     Any failure leaves ``path`` as it was and removes the temporary file."""
     target = os.path.realpath(path) if os.path.islink(path) else path
@@ -756,15 +844,15 @@ def _atomic_write(path, write_fn):
         except OSError:
             raise RuntimeError(f"File {path} cannot be opened.") from None
         with f:
-            write_fn(f.write)
-            f.flush()
-            os.fsync(f.fileno())
+            _write_file(f, write_fn, size)
+            if _FSYNC:
+                os.fsync(f.fileno())
         return
     try:
         with open(fd, "wb", closefd=True) as f:
-            write_fn(f.write)
-            f.flush()
-            os.fsync(f.fileno())
+            _write_file(f, write_fn, size)
+            if _FSYNC:
+                os.fsync(f.fileno())
         try:
             mode = os.stat(target).st_mode & 0o7777   # keep the permissions of a file we replace
         except OSError:
@@ -779,7 +867,8 @@ def _atomic_write(path, write_fn):
                 os.unlink(tmp)
             except OSError:  # pragma: no cover
                 pass
-    _fsync_dir(dirname)
+    if _FSYNC:
+        _fsync_dir(dirname)
 
 
 def _is_path(f):
@@ -814,14 +903,20 @@ def save(obj, f, pickle_module=pickle, pickle_protocol=DEFAULT_PROTOCOL, _use_ne
     data_pkl = _dumps(obj, ctx, pickle_module, pickle_protocol)
 
     if _use_new_zipfile_serialization:
+        recs = _zip_records(data_pkl, ctx, _disable_byteorder_record)
+        size = _write_zip(None, archive, recs)
+
         def write_fn(write):
-            _write_zip(write, archive, data_pkl, ctx, _disable_byteorder_record)
+            _write_zip(write, archive, recs)
     else:
+        parts = _legacy_parts(data_pkl, ctx, pickle_protocol)
+        size = sum(len(p) if not isinstance(p, memoryview) else p.nbytes for p in parts)
+
         def write_fn(write):
-            _write_legacy(write, data_pkl, ctx, pickle_protocol)
+            _write_legacy(write, parts)
 
     if _is_path(f):
-        _atomic_write(f, write_fn)
+        _atomic_write(f, write_fn, size)
     else:
         write_fn(f.write)
         flush = getattr(f, "flush", None)
@@ -851,7 +946,30 @@ class _ZipReader:
     def __init__(self, f, base, end):
         self.f, self.base = f, base
         self.size = end - base
+        self._map = None
         self._parse()
+
+    def map_file(self):
+        """Copy payloads out of a read-only mapping of the file from now on (regular files only): checksumming
+        a chunk brings it into the cache and copying it from there is faster than read(2) alone."""
+        try:
+            import mmap
+            import stat
+            fd = self.f.fileno()
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_size < self.base + self.size or st.st_size == 0:
+                return
+            self._map = mmap.mmap(fd, 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ)
+        except (OSError, ValueError, AttributeError, ImportError, io.UnsupportedOperation):
+            self._map = None
+
+    def close(self):
+        if self._map is not None:
+            try:
+                self._map.close()
+            except BufferError:  # pragma: no cover - a view still alive; the mapping goes with it
+                pass
+            self._map = None
 
     def _pread(self, ofs, n):
         if ofs < 0 or n < 0 or ofs + n > self.size:
@@ -993,7 +1111,7 @@ class _ZipReader:
                 raise _zip_error(f"reading file {name}: decompression failed or archive is corrupted") from None
         if len(data) != e.usize:
             raise _zip_error(f"reading file {name}: unexpected decompressed size")
-        if zlib.crc32(data) != e.crc:
+        if _crc32(data) != e.crc:
             raise _zip_error(f"reading file {name}: CRC-32 check failed")
         return data
 
@@ -1006,8 +1124,19 @@ class _ZipReader:
         if e.method == 8:
             self._inflate_into(e, out)
             return
-        self.f.seek(self.base + e.data_ofs)
-        crc = _readinto_with_crc(self.f, out)
+        if self._map is not None and n:
+            import numpy as np
+            src = np.frombuffer(self._map, dtype=np.uint8, count=n, offset=self.base + e.data_ofs)
+            dst = np.frombuffer(out, dtype=np.uint8)
+            crc = 0
+            for s in range(0, n, _COPY_CHUNK):
+                piece = src[s:s + _COPY_CHUNK]
+                crc = _crc32(piece, crc)
+                dst[s:s + _COPY_CHUNK] = piece
+            del src, piece
+        else:
+            self.f.seek(self.base + e.data_ofs)
+            crc = _readinto_with_crc(self.f, out)
         if crc != e.crc:
             raise _zip_error(f"reading file {name}: CRC-32 check failed")
 
@@ -1060,11 +1189,10 @@ def _readinto_exact(f, mv):
 def _readinto_with_crc(f, out):
     """Fill ``out`` from ``f``; the CRC-32 of big payloads is computed in a helper thread, chunk by chunk,
     while the next chunk is being read."""
-    import zlib
     n = len(out)
     if n < _PARALLEL_CRC_MIN:
         _readinto_exact(f, out)
-        return zlib.crc32(out)
+        return _crc32(out)
     import threading
     import queue
     q = queue.SimpleQueue()
@@ -1076,7 +1204,7 @@ def _readinto_with_crc(f, out):
             chunk = q.get()
             if chunk is None:
                 break
-            crc = zlib.crc32(chunk, crc)
+            crc = _crc32(chunk, crc)
         box[0] = crc
 
     th = threading.Thread(target=worker, daemon=True)
@@ -1840,12 +1968,17 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                     raise ValueError("f must be a file path in order to use the mmap argument")
                 import mmap as _mmap
                 mm = _mmap.mmap(opened.fileno(), 0, access=_mmap.ACCESS_COPY)
-            if weights_only:
-                try:
-                    return _load_zip(reader, map_location, None, mm, pickle_load_args)
-                except pickle.UnpicklingError as e:
-                    raise pickle.UnpicklingError(_get_wo_message(str(e))) from None
-            return _load_zip(reader, map_location, pickle_module, mm, pickle_load_args)
+            if mm is None and (_is_path(f) or type(opened) in (io.BufferedReader, io.FileIO)):
+                reader.map_file()
+            try:
+                if weights_only:
+                    try:
+                        return _load_zip(reader, map_location, None, mm, pickle_load_args)
+                    except pickle.UnpicklingError as e:
+                        raise pickle.UnpicklingError(_get_wo_message(str(e))) from None
+                return _load_zip(reader, map_location, pickle_module, mm, pickle_load_args)
+            finally:
+                reader.close()
         if mmap:
             f_name = "" if not isinstance(f, str) else f"{f}, "
             raise RuntimeError("mmap can only be used with files saved with "
