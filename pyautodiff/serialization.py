@@ -24,7 +24,9 @@ from collections import OrderedDict, Counter
 from . import _utils
 
 __all__ = ["save", "load", "add_safe_globals", "safe_globals", "get_safe_globals", "clear_safe_globals",
-           "get_unsafe_globals_in_checkpoint", "StorageType", "DEFAULT_PROTOCOL", "SourceChangeWarning"]
+           "get_unsafe_globals_in_checkpoint", "StorageType", "DEFAULT_PROTOCOL", "SourceChangeWarning",
+           "LoadEndianness", "get_default_load_endianness", "set_default_load_endianness",
+           "default_restore_location", "location_tag"]
 
 DEFAULT_PROTOCOL = 2
 MAGIC_NUMBER = 0x1950A86A20F9469CFC6C
@@ -49,6 +51,36 @@ _DOCS_MESSAGE = (
 
 class SourceChangeWarning(Warning):
     pass
+
+
+class LoadEndianness:
+    """Byte order assumed for files that have no ``byteorder`` record (torch.serialization.LoadEndianness)."""
+    NATIVE = "native"
+    LITTLE = "little"
+    BIG = "big"
+
+
+_default_load_endianness = [None]
+
+
+def get_default_load_endianness():
+    return _default_load_endianness[0]
+
+
+def set_default_load_endianness(endianness):
+    if endianness is not None and endianness not in (LoadEndianness.NATIVE, LoadEndianness.LITTLE,
+                                                     LoadEndianness.BIG):
+        raise TypeError("Invalid argument type in function set_default_load_endianness")
+    _default_load_endianness[0] = endianness
+
+
+def default_restore_location(storage, location):
+    """Where torch would restore a storage saved at ``location``: here every location is the CPU."""
+    return _check_location(storage, location)
+
+
+def location_tag(storage):
+    return "cpu"
 
 
 # ====================================================================================== allowlist (weights_only)
@@ -1718,7 +1750,8 @@ def _load_zip(reader, map_location, pickle_module, mm, pickle_load_args):
         raise RuntimeError(f"Attempted to read a PyTorch file with version {version}, but the maximum supported "
                            "version for reading is 10. The version of your PyTorch installation may be too old, "
                            "please upgrade PyTorch to latest version to mitigate this issue.")
-    byteorder = "little"
+    default = get_default_load_endianness()
+    byteorder = sys.byteorder if default == LoadEndianness.NATIVE else (default or "little")
     if reader.has("byteorder"):
         b = reader.read("byteorder")
         if b not in (b"little", b"big"):

@@ -959,8 +959,46 @@ def test_we_read_torch_legacy_files(tmp_path):
 
 def test_torch_whole_model_loads_with_weights_only_false(tmp_path):
     torch = pytest.importorskip("torch")
-    torch.save(torch.nn.Linear(2, 1), tmp_path / "lin.pt")
-    assert serialization.get_unsafe_globals_in_checkpoint(tmp_path / "lin.pt") == [
-        "torch.nn.modules.linear.Linear"]
-    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules.linear.Linear"):
-        pad.load(tmp_path / "lin.pt")
+    m = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    torch.save(m, tmp_path / "seq.pt")
+    assert serialization.get_unsafe_globals_in_checkpoint(tmp_path / "seq.pt") == [
+        "torch.nn.modules.container.Sequential", "torch.nn.modules.linear.Linear",
+        "torch.nn.modules.activation.ReLU"]
+    with pytest.raises(pickle.UnpicklingError, match="torch.nn.modules.container.Sequential"):
+        pad.load(tmp_path / "seq.pt")
+    x = [[1., 2.], [-3., 0.5]]
+    expected = m(torch.tensor(x)).tolist()
+    back = pad.load(tmp_path / "seq.pt", weights_only=False)      # torch's classes map onto ours
+    assert type(back) is nn.Sequential and back(pad.tensor(x)).tolist() == expected
+    with serialization.safe_globals([nn.Sequential, nn.Linear, nn.ReLU]):   # allowlisting ours admits torch's
+        assert pad.load(tmp_path / "seq.pt")(pad.tensor(x)).tolist() == expected
+
+
+def test_other_pickle_protocols_and_modules(tmp_path):
+    obj = {"w": pad.tensor([1., 2.]), "s": "x" * 300, "n": list(range(5))}
+    for proto in (2, 3, 4, 5):
+        pad.save(obj, tmp_path / "p.pt", pickle_protocol=proto)
+        back = pad.load(tmp_path / "p.pt", weights_only=False)
+        assert back["w"].tolist() == [1., 2.] and back["s"] == obj["s"] and back["n"] == obj["n"]
+        back = pad.load(tmp_path / "p.pt", pickle_module=pickle)
+        assert back["n"] == obj["n"]
+
+
+def test_torch_serialization_helpers():
+    assert serialization.location_tag(None) == "cpu"
+    st = serialization.default_restore_location(object(), "cuda:1")
+    assert st is not None
+    with pytest.raises(RuntimeError):
+        serialization.default_restore_location(object(), "tpu")
+    assert serialization.get_default_load_endianness() is None
+    with pytest.raises(TypeError):
+        serialization.set_default_load_endianness("sideways")
+    raw = open(os.path.join(DATA, "tensor_plain.pt"), "rb").read()
+    z = zipfile.ZipFile(io.BytesIO(raw))
+    recs = {i.filename[len("tensor_plain/"):]: z.read(i.filename) for i in z.infolist() if "byteorder" not in i.filename}
+    recs["data/0"] = np.frombuffer(recs["data/0"], "<f4").astype(">f4").tobytes()
+    serialization.set_default_load_endianness(serialization.LoadEndianness.BIG)
+    try:
+        assert _load_bytes(_pt(recs)).tolist()[0] == [1.0, -2.0, 3.5]
+    finally:
+        serialization.set_default_load_endianness(None)
