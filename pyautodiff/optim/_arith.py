@@ -74,7 +74,7 @@ def lerp_scalar(start, end, weight, out):
     """torch's `start.lerp_(end, weight)` with a Python-number weight (float32 weight, fused)."""
     dt = out.dtype
     w = dt.type(weight)
-    diff = np.subtract(end, start)
+    diff = np.subtract(end, start, out=np.empty_like(out))
     if abs(w) < 0.5:
         return fma(w, diff, start, out)
     return fma(w - dt.type(1), diff, end, out)
@@ -82,12 +82,12 @@ def lerp_scalar(start, end, weight, out):
 
 def addcmul(x, t1, t2, value, out):
     """torch's `x.addcmul_(t1, t2, value=value)`: fma(value * t1, t2, x)."""
-    vt1 = np.multiply(t1, out.dtype.type(value))
+    vt1 = np.multiply(t1, out.dtype.type(value), out=np.empty_like(out))
     return fma(vt1, t2, x, out)
 
 
 def addcdiv(x, t1, t2, value, out):
     """torch's `x.addcdiv_(t1, t2, value=value)`: x + (value * t1) / t2, each step rounded."""
-    tmp = np.multiply(t1, out.dtype.type(value))
+    tmp = np.multiply(t1, out.dtype.type(value), out=np.empty_like(out))
     np.divide(tmp, t2, out=tmp)
     return np.add(x, tmp, out=out)

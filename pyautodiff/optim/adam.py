@@ -116,9 +116,9 @@ def _adam_update(p, grad, state, lr, beta1, beta2, wd, eps, amsgrad, maximize, d
         mx = state["max_exp_avg_sq"]
         np.maximum(mx._data, v, out=mx._data)
         mx._version[0] += 1
-        denom = np.sqrt(mx._data)
+        denom = np.sqrt(mx._data, out=np.empty_like(v))
     else:
-        denom = np.sqrt(v)
+        denom = np.sqrt(v, out=np.empty_like(v))
     np.divide(denom, dt(bias_correction2_sqrt), out=denom)  # .sqrt() / bias_correction2_sqrt
     np.add(denom, dt(eps), out=denom)  # .add_(eps)
     _arith.addcdiv(d, m, denom, -step_size, d)  # param.addcdiv_(exp_avg, denom, value=-step_size)
