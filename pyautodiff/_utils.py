@@ -190,7 +190,7 @@ def _wrap(arr, storage, requires_grad=False):
         except AttributeError:
             pass
     if requires_grad:
-        t.requires_grad = True
+        t.requires_grad_(True)   # RuntimeError for integer tensors, as torch
     return t
 
 
@@ -307,7 +307,7 @@ def _rebuild_device_tensor_from_cpu_tensor(data, dtype, device, requires_grad):
     if not isinstance(data, Tensor):
         raise RuntimeError("invalid serialized tensor: expected a tensor")
     if _requires_grad(requires_grad):
-        data.requires_grad = True
+        data.requires_grad_(True)
     return data
 
 

@@ -1488,6 +1488,8 @@ class _WeightsUnpickler:
                 for i in range(0, len(items), 2):
                     d[items[i]] = items[i + 1]
             elif op == 0x28:  # MARK
+                if len(metastack) >= _MAX_TUPLE_DEPTH:   # containers nest no deeper than the pickler recursed
+                    raise pickle.UnpicklingError("pickle data nested too deeply")
                 metastack.append(stack)
                 stack = []
             elif op == 0x74:  # TUPLE

@@ -754,7 +754,7 @@ def test_deep_nesting_is_refused_or_loads_without_crashing():
         depth += 1
     assert depth == n - 1
     marks = b"\x80\x02" + b"(" * n + b"."
-    with pytest.raises(pickle.UnpicklingError):
+    with pytest.raises(pickle.UnpicklingError, match="nested too deeply"):
         _load_bytes(_with_pickle(marks))
 
 
@@ -1002,3 +1002,11 @@ def test_torch_serialization_helpers():
         assert _load_bytes(_pt(recs)).tolist()[0] == [1.0, -2.0, 3.5]
     finally:
         serialization.set_default_load_endianness(None)
+
+
+def test_integer_tensor_requiring_grad_is_refused():
+    raw = _with_pickle(_tensor_pickle(2, 0, (2,), (1,), stype=b"LongStorage").replace(b"\x89ccollections",
+                                                                                    b"\x88ccollections"),
+                       {"0": b"\0" * 16})
+    with pytest.raises(RuntimeError, match="floating point"):
+        _load_bytes(raw)
