@@ -145,6 +145,9 @@ OPS = {
                               [rnd((3, 4), 1, -4, 4), rnd((3, 4), 2, 0, 1), rnd((4,), 3, 0.5, 3)], [0, 1]),
     "dropout_eval": (lambda T, F, x: F.dropout(x, 0.5, training=False) * 2, [rnd((3, 4))], [0]),
     "square": (lambda T, F, x: T.square(x), [rnd((3,))], [0]),
+    "leaky_relu": (lambda T, F, x: F.leaky_relu(x, 0.2), [rnd((3, 4))], [0]),
+    "hardtanh": (lambda T, F, x: F.hardtanh(x, -0.5, 0.5), [rnd((3, 4))], [0]),
+    "relu6": (lambda T, F, x: F.relu6(x), [rnd((3, 4), 0, -2, 8)], [0]),
     "rsqrt": (lambda T, F, x: T.rsqrt(x), [rnd((3,), 0, 0.5, 2)], [0]),
 }
 

@@ -29,7 +29,7 @@ def softmin(input, dim=None, _stacklevel=3, dtype=None):
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
-    out = _ops.where(input > 0, input, _mul(input, negative_slope))
+    out = _ops.leaky_relu(input, negative_slope)
     if inplace:
         input._check_inplace()
         return input._inplace_result(out)
@@ -37,7 +37,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0, inplace=False):
-    out = _ops.clamp(input, min_val, max_val)
+    out = _ops.hardtanh(input, min_val, max_val)
     if inplace:
         input._check_inplace()
         return input._inplace_result(out)

@@ -224,6 +224,38 @@ class RsqrtBackward0(Node):
         return g * (-0.5 * y * y * y).astype(g.dtype, copy=False)
 
 
+class LeakyReluBackward0(Node):
+    def forward(self, a, slope):
+        self.save(a)
+        self.slope = slope
+        return np.where(a > 0, a, a * a.dtype.type(slope)).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (a,) = self.saved
+        return np.where(a > 0, g, g * g.dtype.type(self.slope)).astype(g.dtype, copy=False), None
+
+
+class HardtanhBackward0(Node):
+    def forward(self, a, lo, hi):
+        self.save(a)
+        self.lo, self.hi = lo, hi
+        return np.minimum(np.maximum(a, a.dtype.type(lo)), a.dtype.type(hi))
+
+    def backward(self, g):
+        (a,) = self.saved
+        return np.where((a > self.lo) & (a < self.hi), g, g.dtype.type(0)), None, None
+
+
+def leaky_relu(input, negative_slope=0.01):
+    return LeakyReluBackward0.apply(input, negative_slope)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0):
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return HardtanhBackward0.apply(input, min_val, max_val)
+
+
 def _unary_float(a):
     if not a.dtype.is_floating_point:
         return _to_dtype(a, _dtype.get_default_dtype())
