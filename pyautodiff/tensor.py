@@ -439,11 +439,22 @@ class Tensor(_G.TensorBase):
         return _ew.div(self, other, rounding_mode="floor")
 
     def __rfloordiv__(self, other):
-        return _ew.div(_to_tensor_like(other, self), self, rounding_mode="floor")
+        return self._reflected(other, np.floor_divide)
 
     def __mod__(self, other):
+        dt = _ew.result_dtype(self, other).np  # torch's promotion (no gradient)
         o = other._data if isinstance(other, Tensor) else other
-        return _from_array(np.asarray(np.remainder(self._data, o)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _from_array(np.asarray(np.remainder(self._data.astype(dt, copy=False), o), dtype=dt))
+
+    def __rmod__(self, other):
+        return self._reflected(other, np.remainder)
+
+    def _reflected(self, number, f):
+        """number (op) self for a Python number, with torch's promotion (no gradient)."""
+        dt = _ew.result_dtype(self, number).np
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _from_array(np.asarray(f(dt.type(number), self._data.astype(dt, copy=False)), dtype=dt))
 
 
     def __rpow__(self, other):

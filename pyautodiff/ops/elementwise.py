@@ -396,13 +396,23 @@ def sub(a, b, *, alpha=1):
     if not isinstance(a, Tensor):
         return rsub(b, a, alpha=alpha)
     b = _as_tensor_operand(b)
+    _check_bool_sub(a, b)
     dt = result_dtype(a, b)
-    if dt.np == np.bool_:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
-                           "Use the `^` or `logical_xor()` operator instead.")
     if alpha != 1:
         return SubBackward0.apply(a, b, dt.np, alpha)
     return SubBackward0.apply(a, b, dt.np)
+
+
+def _check_bool_sub(a, b):
+    """torch refuses any subtraction with a bool operand (a is a Tensor, b a Tensor or a number)."""
+    ab = a._data.dtype.kind == "b"
+    bb = b._data.dtype.kind == "b" if isinstance(b, Tensor) else isinstance(b, bool)
+    if ab and bb and isinstance(b, Tensor):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
+                           "Use the `^` or `logical_xor()` operator instead.")
+    if ab or bb:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def rsub(a, b, *, alpha=1):
@@ -410,6 +420,7 @@ def rsub(a, b, *, alpha=1):
     b = _as_tensor_operand(b)
     if isinstance(b, Tensor):
         return sub(b, a, alpha=alpha)
+    _check_bool_sub(a, b)
     if alpha != 1:
         a = mul(a, alpha)
     return RsubBackward1.apply(a, b, result_dtype(a, b).np)
