@@ -306,6 +306,14 @@ PROMOTION = [  # (label, f(T), expected result dtype) -- torch 2.13's results
     ("int sum", lambda T: _t(T, "int32").sum(), "int64"),
     ("bool sum", lambda T: _t(T, "bool").sum(), "int64"),
     ("f32 sum", lambda T: _t(T, "float32").sum(0), "float32"),
+    ("int // float", lambda T: _t(T, "int64") // 2.5, "float32"),
+    ("float // int32", lambda T: 2.5 // _t(T, "int32"), "float32"),
+    ("int // int32 0-d", lambda T: 2 // _t(T, "int32", True), "int32"),
+    ("int % float", lambda T: _t(T, "int64") % 2.5, "float32"),
+    ("int32 % f32", lambda T: _t(T, "int32") % _t(T, "float32"), "float32"),
+    ("float % int64", lambda T: 2.5 % _t(T, "int64"), "float32"),
+    ("int % int32", lambda T: -1 % _t(T, "int32"), "int32"),
+    ("bool % int", lambda T: _t(T, "bool") % 2, "int64"),
     ("comparison", lambda T: _t(T, "float32") > 1, "bool"),
     ("comparison tensors", lambda T: _t(T, "int64") == _t(T, "float64"), "bool"),
     ("matmul f64", lambda T: _t(T, "float64") @ _t(T, "float64"), "float64"),
@@ -336,6 +344,9 @@ def test_promotion_of_python_scalars_keeps_values():
 
 @pytest.mark.parametrize("f", [
     lambda T: T.tensor([True]) - T.tensor([False]), lambda T: -T.tensor([True]),
+    lambda T: T.tensor([True]) - T.tensor([1]), lambda T: T.tensor([1.5]) - T.tensor([True]),
+    lambda T: T.tensor([True]) - 1, lambda T: 1 - T.tensor([True]), lambda T: T.tensor([2]) - True,
+    lambda T: T.tensor([True]).sub(1.5), lambda T: T.rsub(T.tensor([True]), 1),
     lambda T: T.tensor([1, 2]) ** -1, lambda T: T.tensor([True]).relu(),
 ])
 def test_invalid_dtype_ops_match_torch(torch, f):
