@@ -268,6 +268,7 @@ _ALIGN = 64
 _PARALLEL_CRC_MIN = 4 << 20   # compute CRCs in a helper thread for payloads at least this big
 _CHUNK = 8 << 20
 _COPY_CHUNK = 2 << 20          # checksum-then-copy granularity when reading through a mapping (fits in L2)
+_MAP_READS = True              # read payloads of regular files through a mapping (False: readinto)
 
 # libstdc++'s std::__detail::__prime_list (the bucket counts of std::unordered_set), below 2**32
 _PRIMES = (
@@ -453,11 +454,15 @@ class _ZipWriter:
         size = len(data)
         ofs = self.pos
         big = size >= _U32 or ofs >= _U32
-        z64 = b""
+        z64 = z64_central = b""
         if big:
-            fields = (struct.pack("<QQ", size, size) if size >= _U32 else b"") + \
-                     (struct.pack("<Q", ofs) if ofs >= _U32 else b"")
-            z64 = struct.pack("<HH", 1, len(fields)) + fields
+            # ZIP64 extra: (uncompressed size, compressed size) if the size needs it, then the header offset;
+            # miniz writes the local one before it knows the compressed size, hence 0 there
+            tail = struct.pack("<Q", ofs) if ofs >= _U32 else b""
+            local = (struct.pack("<QQ", size, 0) if size >= _U32 else b"") + tail
+            central = (struct.pack("<QQ", size, size) if size >= _U32 else b"") + tail
+            z64 = struct.pack("<HH", 1, len(local)) + local
+            z64_central = struct.pack("<HH", 1, len(central)) + central
         start = ofs + _LFH.size + len(full) + 4 + len(z64)
         pad = (-start) % _ALIGN
         extra = z64 + b"FB" + struct.pack("<H", pad) + b"Z" * pad
@@ -485,7 +490,8 @@ class _ZipWriter:
         else:
             crc = 0
         self._central.append(_CDH.pack(_SIG_CDH, 0, 0, flags, 0, 0, 0, crc, min(size, _U32), min(size, _U32),
-                                       len(full), len(z64), 0, 0, 0, 0, min(ofs, _U32)) + full + z64)
+                                       len(full), len(z64_central), 0, 0, 0, 0, min(ofs, _U32)) + full +
+                             z64_central)
         self._names.append(name)
 
     def serialization_id(self):
@@ -1961,7 +1967,12 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
     dicts and containers of plain Python values only, refusing any other global with
     ``pickle.UnpicklingError``; ``weights_only=False`` runs an ordinary unpickler (only for trusted files).
     ``map_location`` may be a string, a device, a dict or a callable; every storage ends up on the CPU.
-    ``mmap=True`` maps the file (copy-on-write) and returns tensors that view it.
+    ``mmap=True`` maps the file (copy-on-write) and returns tensors that view it; their payloads are then
+    not read at load time, so their CRC-32s are not checked (sizes, offsets and strides still are).
+
+    A file given by path is read through a read-only mapping (each payload is checksummed, then copied
+    out): like every memory-mapped reader, a process that truncates the file *while* it is being loaded
+    makes the kernel kill the loader (SIGBUS).  ``save`` never does that (it replaces files atomically).
     """
     weights_only_not_set = weights_only is None
     if weights_only_not_set:
@@ -2003,7 +2014,7 @@ def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=No
                     raise ValueError("f must be a file path in order to use the mmap argument")
                 import mmap as _mmap
                 mm = _mmap.mmap(opened.fileno(), 0, access=_mmap.ACCESS_COPY)
-            if mm is None and (_is_path(f) or type(opened) in (io.BufferedReader, io.FileIO)):
+            if _MAP_READS and mm is None and (_is_path(f) or type(opened) in (io.BufferedReader, io.FileIO)):
                 reader.map_file()
             try:
                 if weights_only:

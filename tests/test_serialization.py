@@ -1010,3 +1010,25 @@ def test_integer_tensor_requiring_grad_is_refused():
                        {"0": b"\0" * 16})
     with pytest.raises(RuntimeError, match="floating point"):
         _load_bytes(raw)
+
+
+def test_both_read_paths_check_crcs(tmp_path, monkeypatch):
+    path = tmp_path / "w.pt"
+    w = pad.arange(3_000_000.)          # > the parallel-CRC threshold: chunked, checksummed in a thread
+    pad.save({"w": w}, path)
+    raw = bytearray(path.read_bytes())
+    pos = raw.index(struct.pack("<f", 2_500_000.))
+    raw[pos] ^= 4
+    path.write_bytes(bytes(raw))
+    for mapped in (True, False):
+        monkeypatch.setattr(serialization, "_MAP_READS", mapped)
+        with pytest.raises(RuntimeError, match="CRC-32 check failed"):
+            pad.load(path)
+        with open(path, "rb") as f:
+            with pytest.raises(RuntimeError, match="CRC-32 check failed"):
+                pad.load(io.BytesIO(f.read()))
+    raw[pos] ^= 4
+    path.write_bytes(bytes(raw))
+    for mapped in (True, False):
+        monkeypatch.setattr(serialization, "_MAP_READS", mapped)
+        assert pad.equal(pad.load(path)["w"], w)
