@@ -338,3 +338,39 @@ def test_scheduler_state_dict_round_trip():
         o.step(), s.step(), o2.step(), s2.step()
     assert s.get_last_lr() == s2.get_last_lr()
     assert math.isclose(s.get_last_lr()[0], 0.001 * 0 + 0.1 * (1 + math.cos(math.pi * 7 / 10)) / 2)
+
+
+# ------------------------------------------------------------------------------------------- fused arithmetic
+def test_fma_emulation_is_single_rounding():
+    from pyautodiff.optim import _arith
+    a = np.array([1 + 2 ** -23, 3.0, -2.5], np.float32)
+    b = np.float32(2 ** -24 * (1 - 2 ** -23))
+    c = np.array([1 + 2 ** -23, 1.0, 0.5], np.float32)
+    out = np.empty(3, np.float32)
+    _arith.fma(a, b, c, out)
+    # the float64 sum of the first element lies exactly on a float32 midpoint; the exact value is below it
+    assert out[0] == np.float32(1 + 2 ** -23)
+    exact = [float(x) * float(b) + float(y) for x, y in zip(a, c)]
+    assert out[1:].tolist() == [float(np.float32(v)) for v in exact[1:]]
+    torch = pytest.importorskip("torch")
+    t = torch.from_numpy(c).add(torch.from_numpy(a), alpha=float(b)).numpy()
+    assert np.array_equal(t, out)
+
+
+def test_fma_matches_torch_kernels_on_random_data():
+    torch = torch_or_skip()
+    from pyautodiff.optim import _arith
+    r = np.random.default_rng(0)
+    for n in (1, 7, 16, 33, 1000):
+        x = (r.standard_normal(n) * 10.0 ** r.integers(-4, 3)).astype(np.float32)
+        y = r.standard_normal(n).astype(np.float32)
+        out = np.empty_like(x)
+        for alpha in (-0.01, 0.9, -0.1234567):
+            assert np.array_equal(_arith.add_scaled(x, y, alpha, out),
+                                  torch.from_numpy(x).add(torch.from_numpy(y), alpha=alpha).numpy())
+        for w in (0.1, 0.7):
+            assert np.array_equal(_arith.lerp_scalar(x, y, w, out),
+                                  torch.from_numpy(x.copy()).lerp_(torch.from_numpy(y), w).numpy())
+        assert np.array_equal(_arith.addcmul(x, y, y, 0.001, out),
+                              torch.from_numpy(x.copy()).addcmul_(torch.from_numpy(y), torch.from_numpy(y),
+                                                                  value=0.001).numpy())

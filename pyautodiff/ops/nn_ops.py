@@ -121,11 +121,8 @@ class SoftmaxBackward0(Node):
 class LogSoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
-        m = a.max(axis=dim, keepdims=True)
-        if not np.all(np.isfinite(m)):
-            m = np.where(np.isfinite(m), m, 0).astype(a.dtype)
-        s = a - m
-        s -= np.log(np.exp(s).sum(axis=dim, keepdims=True))
+        s = a - np.maximum.reduce(a, axis=dim, keepdims=True)
+        s -= np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
         self.save(s)
         return s
 
@@ -1223,6 +1220,16 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean", wei
     return _sum(d) if reduction == "sum" else _mean(d)
 
 
+_ARANGE = {}
+
+
+def _rows(n):
+    r = _ARANGE.get(n)
+    if r is None:
+        r = _ARANGE[n] = np.arange(n)
+    return r
+
+
 class NllLossBackward0(Node):
     def forward(self, x, target, weight, reduction, ignore_index):
         # x: (N, C) or (C,); target: (N,) or ()
@@ -1231,34 +1238,47 @@ class NllLossBackward0(Node):
         one = x.ndim == 1
         x2 = x[None, :] if one else x
         t = target.reshape(-1)
-        valid = t != ignore_index
-        tt = np.where(valid, t, 0)
-        rows = np.arange(x2.shape[0])
-        picked = x2[rows, tt]
-        w = weight[tt] if weight is not None else np.ones(t.shape, dtype=x.dtype)
-        w = np.where(valid, w, 0).astype(x.dtype, copy=False)
+        n = t.shape[0]
+        rows = _rows(n)
+        dt = x.dtype.type
+        if weight is None and (n == 0 or t.min() >= 0):
+            # the common case: no class weights, no ignored target -> every weight is 1
+            tt = t
+            w = None
+            picked = x2[rows, tt]
+            total = dt(n)
+        else:
+            valid = t != ignore_index
+            tt = np.where(valid, t, 0)
+            picked = x2[rows, tt]
+            w = weight[tt] if weight is not None else np.ones(n, dtype=x.dtype)
+            w = np.where(valid, w, 0).astype(x.dtype, copy=False)
+            picked = picked * w
+            total = dt(w.sum(dtype=_np_float(w)))
         self.rows, self.tt, self.w = rows, tt, w
-        losses = -(picked * w)
         if reduction == "none":
+            losses = np.negative(picked)
             return losses.reshape(target.shape) if not one else np.asarray(losses[0])
-        total = np.asarray(w.sum(dtype=_np_float(w)), dtype=x.dtype)
-        s = _reduce_sum(losses)
+        s = -picked.sum(dtype=_np_float(picked))
         if reduction == "sum":
-            return s
+            return np.asarray(s, dtype=x.dtype)
         self.total = total
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(s / total, dtype=x.dtype)
+            return np.asarray(dt(s) / total, dtype=x.dtype)
 
     def backward(self, g):
         one = len(self.shape) == 1
         gi = np.zeros((1,) + self.shape if one else self.shape, dtype=g.dtype)
+        w = self.w
         if self.reduction == "none":
-            coef = -self.w * g.reshape(-1)
+            coef = -g.reshape(-1)
         elif self.reduction == "sum":
-            coef = -self.w * g
+            coef = -g
         else:
             with np.errstate(invalid="ignore", divide="ignore"):
-                coef = -self.w * (g / self.total)
+                coef = -(g / self.total)
+        if w is not None:
+            coef = coef * w
         gi[self.rows, self.tt] = coef
         return (gi[0] if one else gi), None, None, None, None
 
@@ -1297,10 +1317,11 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
         raise ValueError(f"Expected input batch_size ({x.shape[0]}) to match target batch_size "
                          f"({t.shape[0] if t.ndim else 1}).")
     C = x.shape[1] if x.ndim > 1 else x.shape[0]
-    tv = t.astype(np.int64, copy=False).reshape(-1)
-    bad = (tv != ignore_index) & ((tv < 0) | (tv >= C))
-    if bad.any():
-        raise IndexError(f"Target {int(tv[bad][0])} is out of bounds.")
+    if t.size and (t.min() < 0 or t.max() >= C):
+        tv = t.reshape(-1)
+        bad = (tv != ignore_index) & ((tv < 0) | (tv >= C))
+        if bad.any():
+            raise IndexError(f"Target {int(tv[bad][0])} is out of bounds.")
     if weight is not None and weight._data.shape != (C,):
         raise RuntimeError(f"weight tensor should be defined either for all {C} classes or no classes but got "
                            f"weight tensor of shape: {list(weight._data.shape)}")

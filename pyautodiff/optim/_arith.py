@@ -21,28 +21,41 @@ _LOW29 = np.uint64((1 << 29) - 1)
 _HALF29 = np.uint64(1 << 28)
 
 
-def fma(a, b, c, out):
-    """out = a * b + c with one rounding (float32); a/b may be arrays or Python/numpy scalars, c an array.
+_SCRATCH = {}
+_multiply, _add, _bitwise_and, _equal, _copyto = np.multiply, np.add, np.bitwise_and, np.equal, np.copyto
 
-    `out` may alias `c` (or `a`)."""
-    dt = out.dtype
-    if dt != _F32:
-        np.add(np.multiply(a, b), c, out=out)
+
+def _scratch(shape):
+    """Reusable float64 / uint64 / bool work buffers per shape (an optimizer updates the same shapes
+    every step)."""
+    b = _SCRATCH.get(shape)
+    if b is None:
+        if len(_SCRATCH) > 256:
+            _SCRATCH.clear()
+        b = _SCRATCH[shape] = (np.empty(shape, _F64), np.empty(shape, np.uint64), np.empty(shape, bool))
+    return b
+
+
+def fma(a, b, c, out):
+    """out = a * b + c with one rounding (float32).  a and c are arrays shaped like out, b an array or a
+    Python/numpy scalar.  `out` may alias `a` or `c`."""
+    if out.dtype != _F32:
+        _add(_multiply(a, b), c, out=out)
         return out
-    a64 = np.asarray(a, dtype=_F32).astype(_F64) if not np.isscalar(a) else _F64.type(np.float32(a))
-    b64 = np.asarray(b, dtype=_F32).astype(_F64) if not np.isscalar(b) else _F64.type(np.float32(b))
-    p = np.multiply(a64, b64)
-    c64 = c.astype(_F64)
-    s = p + c64
-    if s.ndim:
-        mid = (s.view(np.uint64) & _LOW29) == _HALF29
-        if mid.any():
-            _fix_midpoints(s, p, c64, mid)
-    elif (np.asarray(s).view(np.uint64) & _LOW29) == _HALF29:
-        s = np.asarray(s)[None]
-        _fix_midpoints(s, np.asarray(p).reshape(1), np.asarray(c64).reshape(1), np.ones(1, bool))
-        s = s[0]
-    np.copyto(out, s, casting="same_kind")
+    s, u, m = _scratch(out.shape)
+    if type(b) is not np.ndarray:
+        b = np.float32(b)
+    if type(a) is not np.ndarray:
+        a = np.float32(a)
+    _multiply(a, b, out=s, dtype=_F64)  # float32 x float32 is exact in float64
+    _add(s, c, out=s)  # the only rounding in float64
+    _bitwise_and(s.view(np.uint64), _LOW29, out=u)
+    _equal(u, _HALF29, out=m)
+    if m.any():
+        s = s.copy()
+        p = _multiply(a, b, dtype=_F64)
+        _fix_midpoints(s.reshape(-1), p.reshape(-1), np.asarray(c, dtype=_F64).reshape(-1), m.reshape(-1))
+    _copyto(out, s, casting="same_kind")
     return out
 
 
