@@ -18,6 +18,8 @@ cdef object _asarray = np.asarray
 cdef object _np_add = np.add
 cdef object _Tensor = None   # pyautodiff.tensor.Tensor, registered at import (no import cycle)
 cdef object _STATE = None    # grad mode flag holder (pyautodiff.autograd.grad_mode.STATE)
+cdef object _Lazy = None     # pyautodiff.ops.fusion.Lazy: a not-yet-evaluated elementwise chain
+cdef object _flush = None    # pyautodiff.ops.fusion.flush_pending
 
 API_VERSION = 1
 
@@ -34,9 +36,23 @@ def register(tensor_cls, state):
     _STATE = state
 
 
+def register_fusion(lazy_cls, flush):
+    global _Lazy, _flush
+    _Lazy = lazy_cls
+    _flush = flush
+
+
+cdef inline object _materialized(object x):
+    """x itself, or the ndarray of a lazy chain (evaluated once, cached by the chain)."""
+    if type(x) is _Lazy:
+        return x.materialize()
+    return x
+
+
 cdef class TensorBase:
     """Fields every Tensor has; pyautodiff.tensor.Tensor adds the Python API on top."""
-    cdef public object _data          # the numpy ndarray holding the values
+    cdef public object _raw           # the numpy ndarray holding the values (or, for large
+                                      # elementwise results, a Lazy chain evaluated on first use)
     cdef public bint _requires_grad
     cdef public object grad_fn        # the Node that made this tensor, None for leaves
     cdef public object _grad          # Tensor or None
@@ -44,6 +60,17 @@ cdef class TensorBase:
     cdef public bint _retains_grad
     cdef public object _acc           # weakref to the AccumulateGrad node of a leaf
     cdef object __weakref__
+
+    property _data:
+        """The values as a numpy ndarray (a pending lazy chain is evaluated here, once)."""
+        def __get__(self):
+            raw = self._raw
+            if type(raw) is _Lazy:
+                raw = self._raw = raw.materialize()
+            return raw
+
+        def __set__(self, value):
+            self._raw = value
 
     property requires_grad:
         def __get__(self):
@@ -65,14 +92,14 @@ cdef class TensorBase:
 cpdef wrap(cls, arr):
     """A new leaf Tensor of class `cls` over the ndarray `arr` (no copy)."""
     cdef TensorBase t = TensorBase.__new__(cls)
-    t._data = arr
+    t._raw = arr
     t._version = [0]
     return t
 
 
 cdef inline TensorBase _wrap(object arr):
     cdef TensorBase t = TensorBase.__new__(_Tensor)
-    t._data = arr
+    t._raw = arr
     t._version = [0]
     return t
 
@@ -83,13 +110,33 @@ cdef class Node:
     _saved: what forward kept (None: nothing; False: freed).  _versions: [(version list, value)]
     of saved tensors, to detect in-place changes.  _retain: weakrefs of non-leaf tensors whose
     .grad keeps this node's incoming gradient (retain_grad)."""
-    cdef public tuple next_functions
+    cdef public tuple _next           # one (node or None, 0) per forward argument (the engine's edges)
+    cdef public long _tensor_args     # bit i set: forward argument i was a Tensor
     cdef public list _meta
     cdef public object _saved
     cdef public list _versions
     cdef public list _retain
     cdef dict __dict__
     cdef object __weakref__
+    fuses = False  # True: forward/backward accept Lazy chains (pyautodiff.ops.fusion) as arrays
+    # which forward arguments torch lists in next_functions: None = the Tensor ones; binary
+    # arithmetic (add/sub/mul/div) lists its Python-number operand too, as (None, 0)
+    shown_args = None
+
+    @property
+    def next_functions(self):
+        """torch's view of the edges: ((node or None, 0), ...)."""
+        nx = self._next
+        if nx is None:
+            return ()
+        shown = type(self).shown_args
+        if shown is None:
+            return tuple([nx[i] for i in range(len(nx)) if self._tensor_args >> i & 1])
+        return tuple([nx[i] for i in shown if i < len(nx)])
+
+    def needs_input_grad(self, Py_ssize_t i):
+        """Does forward argument i lead to a tensor that requires grad?"""
+        return self._next is not None and self._next[i][0] is not None
 
     def save(self, *arrays):
         self._saved = arrays
@@ -119,11 +166,14 @@ cdef class Node:
             a = args[i]
             if isinstance(a, TensorBase):
                 t = <TensorBase>a
-                arrays[i] = t._data
+                raw = t._raw
+                if type(raw) is not _ndarray and type(raw) is _Lazy and not node.fuses:
+                    raw = t._raw = raw.materialize()  # this op wants an ndarray
+                arrays[i] = raw
                 if t._requires_grad:
                     needs = True
         out = node.forward(*arrays)
-        if type(out) is not _ndarray:
+        if type(out) is not _ndarray and type(out) is not _Lazy:
             out = _asarray(out)  # numpy hands back scalars for 0-d inputs
         cdef TensorBase result = _wrap(out)
         if needs and _STATE.enabled and out.dtype.kind == "f":  # int/bool results never need grad
@@ -135,17 +185,21 @@ cdef class Node:
         cdef list meta = []
         cdef list versions = None
         cdef TensorBase t
+        cdef long mask = 0
+        cdef Py_ssize_t i = 0
         saved = self._saved
         out_shape = out.shape
         out_dtype = out.dtype
         for a in args:
             if isinstance(a, TensorBase):
                 t = <TensorBase>a
+                if i < 62:
+                    mask |= (<long>1) << i
                 if t._requires_grad:
                     nexts.append((t.grad_fn if t.grad_fn is not None else accumulator(t), 0))
                 else:
                     nexts.append((None, 0))
-                d = t._data
+                d = t._raw
                 if d.shape != out_shape or d.dtype != out_dtype:
                     meta.append((d.shape, d.dtype))
                 else:
@@ -155,37 +209,57 @@ cdef class Node:
                         if s is d:
                             if versions is None:
                                 versions = []
-                            versions.append((t._version, t._version[0]))
+                            versions.append((t._version, t._version[0], _weakref_ref(t), t.grad_fn))
                             break
             else:
                 nexts.append((None, 0))
                 meta.append(None)
+            i += 1
         if saved:
             for s in saved:
                 if s is out:
                     if versions is None:
                         versions = []
-                    versions.append((result._version, 0))
+                    versions.append((result._version, 0, _weakref_ref(result), _SELF))
                     break
-        self.next_functions = tuple(nexts)
+        self._next = tuple(nexts)
+        self._tensor_args = mask
         self._meta = meta
         self._versions = versions
         result._requires_grad = True
         result.grad_fn = self
 
     cdef _check_versions(self):
-        for box, v in self._versions:
+        for box, v, ref, producer in self._versions:
             if box[0] != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: is at version {box[0]}; expected version {v} instead. Hint: "
-                    "the backtrace further above can point at the operation that failed to compute "
-                    "its gradient. The variable in question was changed in there or anywhere later. "
-                    "Good luck!")
+                    f"inplace operation: {_describe(ref(), self if producer is _SELF else producer)}is at version {box[0]}; expected version {v} "
+                    "instead. Hint: enable anomaly detection to find the operation that failed to "
+                    "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 import weakref as _weakref
 cdef object _weakref_ref = _weakref.ref
+import re as _re
+cdef object _backward_suffix = _re.compile(r"Backward\d*$")
+_TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "int64": "LongTensor", "int32": "IntTensor", "bool": "BoolTensor"}
+
+
+cdef object _SELF = object()  # marks a saved output of the node itself
+
+
+cdef str _describe(object t, object fn):
+    """torch's '[torch.FloatTensor [2]], which is output 0 of Exp, ' part of the version error
+    (fn: the node that produced the saved tensor, None for a leaf)."""
+    if t is None:
+        return ""
+    d = (<TensorBase>t)._raw
+    s = f"[pyautodiff.{_TYPE_NAMES.get(d.dtype.name, 'Tensor')} {list(d.shape)}]"
+    if fn is not None:
+        s += f", which is output 0 of {_backward_suffix.sub('', type(fn).__name__)},"
+    return s + " "
 
 
 cpdef accumulator(TensorBase t):
@@ -203,7 +277,7 @@ cdef class AccumulateGrad(Node):
 
     def __init__(self, variable):
         self.variable = variable
-        self.next_functions = ()
+        self._next = ()
         self._meta = []
 
     cdef accumulate(self, grad, bint exclusive):
@@ -212,7 +286,21 @@ cdef class AccumulateGrad(Node):
         cdef TensorBase g
         d = var._data
         if type(grad) is not _ndarray:
-            grad = _asarray(grad)
+            if type(grad) is _Lazy:
+                if grad.shape == d.shape and grad.dtype == d.dtype:
+                    g = var._grad
+                    if g is None:
+                        var._grad = _wrap(grad.materialize(fresh=True))
+                    else:  # one fused pass: .grad += chain
+                        if _flush is not None:  # pending chains reading the old .grad evaluate first
+                            _flush()
+                        grad.accumulate_into(g._data)
+                        g._version[0] += 1
+                    return
+                grad = grad.materialize()
+                exclusive = False
+            else:
+                grad = _asarray(grad)
         if grad.shape != d.shape:
             grad = sum_to(grad, d.shape)
             exclusive = False
@@ -225,6 +313,8 @@ cdef class AccumulateGrad(Node):
             var._grad = _wrap(grad)
         else:
             gd = g._data  # in place into the existing .grad buffer: one pass, no allocation
+            if _flush is not None:
+                _flush()
             _np_add(gd, grad, out=gd, casting="unsafe")
             g._version[0] += 1
 
@@ -239,11 +329,15 @@ def sum_to(grad, shape):
     axes = tuple([i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1])
     if axes:
         grad = grad.sum(axis=axes, keepdims=True)
-    return grad.reshape(shape)
+    return _asarray(grad).reshape(shape)  # numpy reduces to a scalar for shape ()
 
 
 cdef inline object _fit(object g, tuple meta):
     shape, dtype = meta
+    if type(g) is _Lazy:
+        if g.shape == shape and g.dtype == dtype:
+            return g
+        g = g.materialize()
     if g.shape != shape:
         g = sum_to(g, shape)
     if g.dtype != dtype:
@@ -267,7 +361,7 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
     # 1. count the edges pointing at every node reachable from the roots
     while stack:
         node = <Node>stack.pop()
-        for edge in node.next_functions:
+        for edge in node._next:
             e = (<tuple>edge)[0]
             if e is not None:
                 c = deps.get(e)
@@ -292,7 +386,7 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
         while ready:
             node = <Node>ready.pop()
             grad = grads.pop(node, None)
-            nf = node.next_functions
+            nf = node._next
             if grad is None:
                 # no gradient reached this node: only release its inputs' dependency counts
                 for edge in nf:
@@ -318,6 +412,8 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                 continue
             if node._versions is not None:
                 node._check_versions()
+            if type(grad) is _Lazy and not node.fuses:
+                grad = grad.materialize()
             in_grads = node.backward(grad)
             grad = None
             if not retain_graph and node._saved is not None:
@@ -332,7 +428,7 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                     continue
                 g = (<tuple>in_grads)[i]
                 if g is not None:
-                    if type(g) is not _ndarray:
+                    if type(g) is not _ndarray and type(g) is not _Lazy:
                         g = _asarray(g)
                     m = meta[i]
                     if m is not None:
@@ -342,8 +438,8 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                         grads[e] = g
                     else:
                         # a shared subexpression: a fresh sum (g may alias a saved buffer)
-                        s = prev + g
-                        grads[e] = s if type(s) is _ndarray else _asarray(s)
+                        s = prev + g  # a Lazy sum when either side is a pending chain
+                        grads[e] = s if type(s) is _ndarray or type(s) is _Lazy else _asarray(s)
                     g = None
                 dcount = deps[e] - 1
                 deps[e] = dcount

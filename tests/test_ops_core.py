@@ -632,14 +632,7 @@ def test_conversions_vs_torch(torch):
         np.testing.assert_array_equal(np_of(p), np_of(t))
 
 
-_SUM_TO_SCALAR = pytest.mark.xfail(strict=True, raises=TypeError, reason=(
-    "csrc/_graph.pyx sum_to returns a numpy scalar (not a 0-d ndarray) when it reduces a gradient to "
-    "shape (); backward methods that hand it to a kernel (K.neg, K.mul_scalar, ...) raise TypeError"))
-_SUM_TO_OPS = {"t*s", "s*t", "t/s", "s/t", "t**2", "t**3", "t**-1", "t**-2", "t**0.5", "t**0", "t**1", "t**1.7",
-               "t.pow(-0.5)", "-t", "neg", "relu", "T.relu"}
-
-
-@pytest.mark.parametrize("op", [pytest.param(o, marks=_SUM_TO_SCALAR) if o in _SUM_TO_OPS else o for o in SCALAR])
+@pytest.mark.parametrize("op", list(SCALAR))
 def test_ops_on_a_0d_operand_broadcast_downstream(op):
     """The gradient reaching a 0-d tensor's producer is summed down from a broadcast shape."""
     f, _, dom = SCALAR[op]

@@ -99,6 +99,8 @@ def _binary(a, b, dt, kernel, kernel_scalar, ufunc):
 
 
 class AddBackward0(Node):
+    shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
+
     def forward(self, a, b, dt, alpha=1):
         if alpha != 1:
             self.alpha = alpha
@@ -118,6 +120,8 @@ class AddBackward0(Node):
 
 
 class SubBackward0(Node):
+    shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
+
     def forward(self, a, b, dt, alpha=1):
         if alpha != 1:
             self.alpha = alpha
@@ -141,6 +145,8 @@ class RsubBackward1(Node):
 
 
 class MulBackward0(Node):
+    shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
+
     def forward(self, a, b, dt):
         if type(b) is np.ndarray:
             self.save(a, b)
@@ -170,6 +176,8 @@ def _mul_grad(g, other):
 
 
 class DivBackward0(Node):
+    shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
+
     def forward(self, a, b, dt):
         if type(b) is np.ndarray:
             self.save(a, b)
@@ -189,9 +197,9 @@ class DivBackward0(Node):
             return (g / saved[0] if out is None else out), None, None
         a, b = saved
         ga = gb = None
-        if self.next_functions[0][0] is not None:
+        if self.needs_input_grad(0):
             ga = g / b
-        if self.next_functions[1][0] is not None:
+        if self.needs_input_grad(1):
             if g.shape == a.shape == b.shape:
                 gb = K.div_backward_b(g, a, b)
             if gb is None:
@@ -265,10 +273,10 @@ class PowBackward1(Node):
         dt = y.dtype
         a = _cast(a, dt)
         b = _cast(b, dt)
-        if self.next_functions[0][0] is not None:
+        if self.needs_input_grad(0):
             with np.errstate(all="ignore"):
                 ga = np.where(b == 0, 0.0, g * b * np.power(a, b - 1)).astype(dt, copy=False)
-        if self.next_functions[1][0] is not None:
+        if self.needs_input_grad(1):
             with np.errstate(all="ignore"):
                 gb = np.where((a == 0) & (b >= 0), 0.0, g * y * np.log(a)).astype(dt, copy=False)
         return ga, gb, None

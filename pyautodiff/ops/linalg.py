@@ -34,8 +34,8 @@ class MvBackward0(Node):
 
     def backward(self, g):
         m, v = self.saved
-        gm = np.outer(g, v) if self.next_functions[0][0] is not None else None
-        gv = m.T @ g if self.next_functions[1][0] is not None else None
+        gm = np.outer(g, v) if self.needs_input_grad(0) else None
+        gv = m.T @ g if self.needs_input_grad(1) else None
         return gm, gv
 
 
@@ -46,8 +46,8 @@ class MmBackward0(Node):
 
     def backward(self, g):
         a, b = self.saved
-        ga = g @ b.T if self.next_functions[0][0] is not None else None
-        gb = a.T @ g if self.next_functions[1][0] is not None else None
+        ga = g @ b.T if self.needs_input_grad(0) else None
+        gb = a.T @ g if self.needs_input_grad(1) else None
         return ga, gb
 
 
