@@ -675,9 +675,12 @@ class Tensor(_G.TensorBase):
                 # The op may have saved self's old buffer: self now holds a new one, so that buffer
                 # is private to the node, like torch's saved original self (no check needed).  A
                 # saved output is self from now on: checked against self's version from here.
+                # (entries: (version box, value at save, ...extra such as a weakref to the tensor))
                 box, rbox = self._version, result._version
-                node._versions = [(box, box[0]) if b is rbox else (b, v) for b, v in node._versions
-                                  if b is not box] or None
+                node._versions = [
+                    (box, box[0]) + tuple(weakref.ref(self) if type(x) is weakref.ref else x for x in e[2:])
+                    if e[0] is rbox else e
+                    for e in node._versions if e[0] is not box] or None
             return self
         if not self._data.flags.writeable:
             raise RuntimeError("cannot modify a read-only tensor in place")
