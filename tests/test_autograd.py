@@ -460,6 +460,53 @@ def test_grad_modes_vs_torch(torch):
     assert run(pad) == run(torch)
 
 
+def test_grad_mode_decorators_without_parentheses_and_on_generators(torch):
+    def run(T):
+        x = T.ones(1, requires_grad=True)
+
+        @T.no_grad
+        def f(t):
+            return t * 2
+
+        @T.enable_grad
+        def g(t):
+            return t * 2
+
+        @T.inference_mode
+        def h(t):
+            return t * 2
+
+        @T.inference_mode(False)
+        def h2(t):
+            return t * 2
+
+        @T.no_grad()
+        def gen():
+            yield T.is_grad_enabled()
+            yield (x * 2).requires_grad
+
+        with T.no_grad():
+            out = [f(x).requires_grad, g(x).requires_grad, h2(x).requires_grad]
+        out += [h(x).requires_grad, f.__name__]
+        it = gen()
+        out += [next(it), T.is_grad_enabled(), next(it), T.is_grad_enabled(), list(it)]
+        with T.no_grad():
+            with T.inference_mode(False):
+                out.append(T.is_grad_enabled())
+        return out
+    assert run(pad) == run(torch)
+
+
+def test_set_grad_enabled_repr_and_argument_vs_torch(torch):
+    try:
+        assert torch_name(repr(pad.set_grad_enabled(False))) == repr(torch.set_grad_enabled(False))
+    finally:
+        pad.set_grad_enabled(True)
+        torch.set_grad_enabled(True)
+    same_error(lambda: pad.set_grad_enabled(1), lambda: torch.set_grad_enabled(1))
+    assert pad.is_grad_enabled()
+
+
 def test_no_grad_detach_and_data_stop_gradients():
     x = leaf(rand((3,), 1))
     y = x.detach() * x + x.data * 0
