@@ -148,7 +148,7 @@ def calibrate(fn, sample_s=0.002, warmup_s=0.05, max_block=1_000_000):
     while t * block < 1e-4 and block < max_block:
         block *= 10
         t = _time_block(fn, block) / 1e9 / block
-    spent = 0.0
+    spent = t * block  # the calls above were warm-up too
     while spent < warmup_s:
         b = max(1, min(max_block, int(0.01 / max(t, 1e-9))))
         dt = _time_block(fn, b) / 1e9

@@ -361,7 +361,7 @@ def run_memory(libs, quick=False, n=MEM_N, notes=None):
     out = {}
     for lib in libs:
         if quick:
-            iters = 10
+            iters = 5 if lib == "torch" else 10
         else:
             iters = 100 if lib in ("pyautodiff", "fused", "numpy") else 20
         try:
