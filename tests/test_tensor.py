@@ -731,6 +731,9 @@ WRITERS = [  # (label, f(x)) -- each writes x's memory
     ("slice fill_", lambda x: x[10:].fill_(-1)), ("numpy write", lambda x: x.numpy().__setitem__(slice(None), 9)),
     ("np.asarray write", lambda x: np.copyto(np.asarray(x), 4.0)),
     ("detach add_", lambda x: x.detach().add_(2)), ("data mul_", lambda x: x.data.mul_(2)),
+    ("view numpy write", lambda x: x.view(2, -1)[1].numpy().__setitem__(slice(None), 9)),
+    ("slice np.asarray write", lambda x: np.copyto(np.asarray(x[5:]), 4.0)),
+    ("detach numpy write", lambda x: x.detach().numpy().__setitem__(0, 1e3)),
 ]
 
 
