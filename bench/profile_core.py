@@ -216,9 +216,13 @@ def large(sizes=(10_000, 1_000_000, 10_000_000)):
         a = x + 1
         p = a ** 2
         y = 3 * p
-        row("x + 1", *measure(lambda: x + 1))
-        row("a ** 2", *measure(lambda: a ** 2))
-        row("3 * p", *measure(lambda: 3 * p))
+
+        def tag(t):  # a deferred (fused) result only records the op: its cost shows where it is consumed
+            d = object.__getattribute__(t, "_data") if hasattr(t, "_data") else None
+            return "" if isinstance(d, np.ndarray) else f"  [{type(d).__name__}]"
+        row("x + 1" + tag(a), *measure(lambda: x + 1))
+        row("a ** 2" + tag(p), *measure(lambda: a ** 2))
+        row("3 * p" + tag(y), *measure(lambda: 3 * p))
         row("y.mean()", *measure(lambda: y.mean()))
         del a, p, y
 
@@ -249,7 +253,8 @@ def large(sizes=(10_000, 1_000_000, 10_000_000)):
                 res = nd.backward(g)
                 r0 = res[0] if isinstance(res, tuple) else res
                 kind = "broadcast view" if isinstance(r0, np.ndarray) and r0.strides == (0,) * r0.ndim and r0.ndim else \
-                    ("fresh array" if isinstance(r0, np.ndarray) and r0.base is None and r0.ndim else "other")
+                    ("fresh array" if isinstance(r0, np.ndarray) and r0.base is None and r0.ndim else
+                     type(r0).__name__)
                 row(f"  {type(nd).__name__}.backward -> {kind}", *measure(lambda nd=nd, g=g: nd.backward(g)))
                 g = r0
         except Exception as e:

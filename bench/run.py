@@ -233,6 +233,23 @@ def run_foreign(modname, wl, quick, notes):
     return res
 
 
+def git_state():
+    """The commit benchmarked, and whether pyautodiff/ or csrc/ differ from it (uncommitted work)."""
+    import subprocess
+    repo = os.path.dirname(_HERE)
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "pyautodiff", "csrc"], cwd=repo,
+                               capture_output=True, text=True, timeout=10).stdout.split("\n")
+        dirty = [ln for ln in dirty if ln.strip()]
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if not head:
+        return None
+    return head + (f" + uncommitted changes in {len(dirty)} file(s) of pyautodiff/ csrc/" if dirty else "")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fast smoke run (< 60 s): fewer samples, shorter memory probe")
@@ -258,6 +275,7 @@ def main(argv=None):
         import numpy
         pad = mods["pyautodiff"]
         res["versions"] = {"pyautodiff": getattr(pad, "__version__", "?"), "pyautodiff_path": os.path.dirname(pad.__file__),
+                           "git": git_state(),
                            "numpy": numpy.__version__,
                            "torch": mods["torch"].__version__ if mods["torch"] is not None else None}
         res["blas"] = T.blas_info()
@@ -333,7 +351,8 @@ def report(res, targets, notes, quick):
           f"Ratios pad/X = pyautodiff time / X time (< 1: pyautodiff faster)")
     v = res.get("versions")
     if v:
-        print(f"versions: pyautodiff {v['pyautodiff']} ({v['pyautodiff_path']}), numpy {v['numpy']}, torch {v['torch']}")
+        print(f"versions: pyautodiff {v['pyautodiff']} ({v['pyautodiff_path']}"
+              + (f", git {v['git']}" if v.get("git") else "") + f"), numpy {v['numpy']}, torch {v['torch']}")
     for wl in ("W1", "W2", "W3", "W4"):
         r = res.get(wl)
         if not r:
