@@ -15,7 +15,7 @@ import bench_core as C  # noqa: E402
 import pyautodiff  # noqa: E402
 
 
-@pytest.mark.parametrize("n", [1, 100, 10_000])
+@pytest.mark.parametrize("n", [1, 100, 10_000, 100_000])
 @pytest.mark.parametrize("lib", ["pyautodiff", "numpy"])
 def test_w1_one_iteration(lib, n):
     xnp = np.random.default_rng(n).random(n, dtype=np.float32)
