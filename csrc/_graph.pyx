@@ -19,7 +19,7 @@ cdef object _np_add = np.add
 cdef object _Tensor = None   # pyautodiff.tensor.Tensor, registered at import (no import cycle)
 cdef object _STATE = None    # grad mode flag holder (pyautodiff.autograd.grad_mode.STATE)
 cdef object _Lazy = None     # pyautodiff.ops.fusion.Lazy: a not-yet-evaluated elementwise chain
-cdef object _flush = None    # pyautodiff.ops.fusion.flush_pending
+cdef object _flush = None    # pyautodiff.ops.fusion.flush_reading
 
 API_VERSION = 1
 
@@ -293,7 +293,7 @@ cdef class AccumulateGrad(Node):
                         var._grad = _wrap(grad.materialize(fresh=True))
                     else:  # one fused pass: .grad += chain
                         if _flush is not None:  # pending chains reading the old .grad evaluate first
-                            _flush()
+                            _flush(g._raw)
                         grad.accumulate_into(g._data)
                         g._version[0] += 1
                     return
@@ -314,7 +314,7 @@ cdef class AccumulateGrad(Node):
         else:
             gd = g._data  # in place into the existing .grad buffer: one pass, no allocation
             if _flush is not None:
-                _flush()
+                _flush(gd)
             _np_add(gd, grad, out=gd, casting="unsafe")
             g._version[0] += 1
 

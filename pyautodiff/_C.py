@@ -41,6 +41,15 @@ if getattr(G, "API_VERSION", None) != GRAPH_API_VERSION:
     raise ImportError(f"pyautodiff's compiled extension {G.__file__} is stale; re-" + _HOW_TO_BUILD)
 __all__.append("G")
 
+# The fused evaluator of elementwise chains (csrc/_fused.pyx), used by pyautodiff.ops.fusion.
+try:
+    from pyautodiff import _fused as F
+except ImportError as _e:
+    raise ImportError(
+        f"pyautodiff's compiled extension pyautodiff._fused could not be imported ({_e}); " + _HOW_TO_BUILD
+    ) from None
+__all__.append("F")
+
 # Recycling of large freed numpy buffers (csrc/_memory.pyx).  On by default: a training step
 # then reuses the previous step's buffers instead of faulting in fresh pages.
 # PYAUTODIFF_BUFFER_CACHE_MB sets the cap (0 turns it off).

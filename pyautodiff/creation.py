@@ -7,6 +7,7 @@ import numpy as np
 from . import _dtype
 from . import random as _random
 from .tensor import Tensor, Size, _check_cpu, _SCALAR_NAMES
+from .ops.fusion import export
 
 
 def _infer_dtype(data):
@@ -124,6 +125,7 @@ def from_numpy(arr):
     if not arr.dtype.isnative:
         raise ValueError("given numpy array has byte order different from the native byte order. "
                          "Conversion between byte orders is currently not supported.")
+    export(arr)  # the caller keeps writing access to this memory: never read it lazily
     return Tensor._wrap(arr)
 
 

@@ -110,6 +110,7 @@ class Tensor(_G.TensorBase):
 
     @data.setter
     def data(self, value):
+        _fusion.flush_pending()
         self._data = value._data
         self._version = value._version
 
@@ -138,9 +139,9 @@ class Tensor(_G.TensorBase):
             if not isinstance(value, Tensor):
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type "
                                 f"{type(value).__name__}")
-            if value._data.shape != self._data.shape:
+            if value._data.shape != self._raw.shape:
                 raise RuntimeError(f"attempting to assign a gradient of size '{list(value._data.shape)}' to a "
-                                   f"tensor of size '{list(self._data.shape)}'. Please ensure that the gradient "
+                                   f"tensor of size '{list(self._raw.shape)}'. Please ensure that the gradient "
                                    "and the tensor are the same size")
             if value.dtype is not self.dtype:
                 raise RuntimeError(
@@ -157,7 +158,7 @@ class Tensor(_G.TensorBase):
 
     def _store_retained_grad(self, g):
         if self._grad is None:
-            self._grad = Tensor._wrap(np.array(g, dtype=self._data.dtype, copy=True).reshape(self._data.shape))
+            self._grad = Tensor._wrap(np.array(g, dtype=self._raw.dtype, copy=True).reshape(self._raw.shape))
         else:
             self._grad = Tensor._wrap(self._grad._data + g)
 
@@ -180,35 +181,35 @@ class Tensor(_G.TensorBase):
         return self
 
     def _set_requires_grad(self, value):
-        if value and self.grad_fn is None and self._data.dtype.kind != "f":
+        if value and self.grad_fn is None and self._raw.dtype.kind != "f":
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         self.requires_grad = value
 
     @property
     def dtype(self):
-        return _dtype._BY_NP[self._data.dtype]
+        return _dtype._BY_NP[self._raw.dtype]
 
     @property
     def shape(self):
-        return Size(self._data.shape)
+        return Size(self._raw.shape)
 
     def size(self, dim=None):
         if dim is None:
-            return Size(self._data.shape)
-        return self._data.shape[_wrap_dim(dim, self._data.ndim)]
+            return Size(self._raw.shape)
+        return self._raw.shape[_wrap_dim(dim, self._raw.ndim)]
 
     def dim(self):
-        return self._data.ndim
+        return self._raw.ndim
 
     @property
     def ndim(self):
-        return self._data.ndim
+        return self._raw.ndim
 
     def ndimension(self):
-        return self._data.ndim
+        return self._raw.ndim
 
     def numel(self):
-        return self._data.size
+        return self._raw.size
 
     nelement = numel
 
@@ -232,14 +233,14 @@ class Tensor(_G.TensorBase):
         return False
 
     def is_floating_point(self):
-        return self._data.dtype.kind == "f"
+        return self._raw.dtype.kind == "f"
 
     def is_contiguous(self, memory_format=None):
         return self._data.flags.c_contiguous
 
     def stride(self, dim=None):
         st = tuple(s // self._data.itemsize for s in self._data.strides)
-        return st if dim is None else st[_wrap_dim(dim, self._data.ndim)]
+        return st if dim is None else st[_wrap_dim(dim, self._raw.ndim)]
 
     def storage_offset(self):
         base = self._data
@@ -257,8 +258,8 @@ class Tensor(_G.TensorBase):
 
     # ------------------------------------------------------------------ conversions
     def item(self):
-        if self._data.size != 1:
-            raise RuntimeError(f"a Tensor with {self._data.size} elements cannot be converted to Scalar")
+        if self._raw.size != 1:
+            raise RuntimeError(f"a Tensor with {self._raw.size} elements cannot be converted to Scalar")
         return self._data.reshape(()).item()
 
     def tolist(self):
@@ -267,44 +268,48 @@ class Tensor(_G.TensorBase):
     def numpy(self, *, force=False):
         if self.requires_grad and not force:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
-        return self._data
+        d = self._data
+        _fusion.export(d)  # the caller may write this memory: never read it lazily again
+        return d
 
     def __array__(self, dtype=None, copy=None):
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
-        if dtype is not None and dtype != self._data.dtype:
+        if dtype is not None and dtype != self._raw.dtype:
             return self._data.astype(dtype)
-        return self._data
+        d = self._data
+        _fusion.export(d)
+        return d
 
     def __float__(self):
-        if self._data.size != 1:
+        if self._raw.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
         return float(self.item())
 
     def __int__(self):
-        if self._data.size != 1:
+        if self._raw.size != 1:
             raise ValueError("only one element tensors can be converted to Python scalars")
         return int(self.item())
 
     def __index__(self):
-        if self._data.dtype.kind not in "iub":
+        if self._raw.dtype.kind not in "iub":
             raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):
-        if self._data.size != 1:
+        if self._raw.size != 1:
             raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()).item())
 
     def __len__(self):
-        if self._data.ndim == 0:
+        if self._raw.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self._data.shape[0]
+        return self._raw.shape[0]
 
     def __iter__(self):
-        if self._data.ndim == 0:
+        if self._raw.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._data.shape[0]))
+        return (self[i] for i in range(self._raw.shape[0]))
 
     def __hash__(self):
         return id(self)
@@ -314,7 +319,7 @@ class Tensor(_G.TensorBase):
         return tensor_repr(self)
 
     def __format__(self, spec):
-        if self._data.ndim == 0:
+        if self._raw.ndim == 0:
             return self.item().__format__(spec)
         return object.__format__(self, spec)
 
@@ -544,10 +549,10 @@ class Tensor(_G.TensorBase):
         return _shape.reshape(self, shape)
 
     def view_as(self, other):
-        return _shape.view(self, other._data.shape)
+        return _shape.view(self, other._raw.shape)
 
     def reshape_as(self, other):
-        return _shape.reshape(self, other._data.shape)
+        return _shape.reshape(self, other._raw.shape)
 
     def t(self):
         return _shape.t(self)
@@ -640,7 +645,7 @@ class Tensor(_G.TensorBase):
         return Tensor._wrap(np.asarray(np.any(self._data, axis=dim)))
 
     def equal(self, other):
-        return self._data.shape == other._data.shape and bool(np.array_equal(self._data, other._data))
+        return self._raw.shape == other._raw.shape and bool(np.array_equal(self._data, other._data))
 
     def allclose(self, other, rtol=1e-05, atol=1e-08, equal_nan=False):
         return bool(np.allclose(self._data, other._data, rtol=rtol, atol=atol, equal_nan=equal_nan))
@@ -653,20 +658,21 @@ class Tensor(_G.TensorBase):
     def _check_inplace(self):
         if self.requires_grad and self.grad_fn is None and _GRAD.enabled:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        _fusion.flush_reading(self._raw)  # pending lazy chains may read memory about to change
 
     def _inplace_result(self, result):
         """Make `self` hold `result` (computed out of place) as an in-place op would."""
         r = result._data
-        if r.shape != self._data.shape:
-            raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the broadcast shape "
+        if r.shape != self._raw.shape:
+            raise RuntimeError(f"output with shape {list(self._raw.shape)} doesn't match the broadcast shape "
                                f"{list(r.shape)}")
-        if r.dtype != self._data.dtype and not np.can_cast(r.dtype, self._data.dtype, "same_kind"):
+        if r.dtype != self._raw.dtype and not np.can_cast(r.dtype, self._raw.dtype, "same_kind"):
             raise RuntimeError(f"result type {_SCALAR_NAMES[r.dtype.name]} can't be cast to the "
-                               f"desired output type {_SCALAR_NAMES[self._data.dtype.name]}")
+                               f"desired output type {_SCALAR_NAMES[self._raw.dtype.name]}")
         if self.requires_grad and _GRAD.enabled or result.requires_grad:
             # the graph continues from the new node: self takes the result's history
-            self._data = result._data if result._data.dtype == self._data.dtype else \
-                result._data.astype(self._data.dtype)
+            self._data = result._data if result._data.dtype == self._raw.dtype else \
+                result._data.astype(self._raw.dtype)
             self.grad_fn = result.grad_fn
             self._requires_grad = result._requires_grad
             self._version[0] += 1
@@ -744,29 +750,32 @@ class Tensor(_G.TensorBase):
         self._check_inplace()
         s = src._data if isinstance(src, Tensor) else np.asarray(src)
         try:
-            np.broadcast_to(s, self._data.shape)
+            np.broadcast_to(s, self._raw.shape)
         except ValueError:
-            raise RuntimeError(f"The size of tensor a ({self._data.shape[-1] if self._data.ndim else 1}) "
+            raise RuntimeError(f"The size of tensor a ({self._raw.shape[-1] if self._raw.ndim else 1}) "
                                f"must match the size of tensor b ({s.shape[-1] if s.ndim else 1}) at "
-                               f"non-singleton dimension {max(self._data.ndim - 1, 0)}") from None
+                               f"non-singleton dimension {max(self._raw.ndim - 1, 0)}") from None
         np.copyto(self._data, s, casting="unsafe")
         self._version[0] += 1
         return self
 
     def set_(self, source):
+        _fusion.flush_pending()
         self._data = source._data
         self._version = source._version
         return self
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
-        self._data[...] = _random.uniform(a, b, self._data.shape, generator).astype(self._data.dtype)
+        _fusion.flush_pending()
+        self._data[...] = _random.uniform(a, b, self._raw.shape, generator).astype(self._raw.dtype)
         self._version[0] += 1
         return self
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from . import random as _random
-        self._data[...] = _random.normal(mean, std, self._data.shape, generator).astype(self._data.dtype)
+        _fusion.flush_pending()
+        self._data[...] = _random.normal(mean, std, self._raw.shape, generator).astype(self._raw.dtype)
         self._version[0] += 1
         return self
 
@@ -814,6 +823,7 @@ def _bind_operators():
     Tensor.__sub__ = _ew.sub
     Tensor.__truediv__ = _ew.div
     Tensor.__pow__ = _ew.pow
+from .ops import fusion as _fusion  # noqa: E402
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .autograd import engine as _engine  # noqa: E402
@@ -821,3 +831,4 @@ from .ops import reduction as _red  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import indexing as _idx  # noqa: E402
 _bind_operators()
+_G.register_fusion(_fusion.Lazy, _fusion.flush_reading)

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from ..autograd.grad_mode import no_grad
+from ..ops.fusion import flush_pending
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
            "xavier_uniform_", "xavier_normal_", "kaiming_uniform_", "kaiming_normal_"]
@@ -46,6 +47,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Normal values redrawn until they fall in [a, b]."""
     from .. import random as _random
+    flush_pending()  # lazy chains may read this memory
     with no_grad():
         d = tensor._data
         vals = _random.normal(mean, std, d.shape, generator)
@@ -76,6 +78,7 @@ def zeros_(tensor):
 def eye_(tensor):
     if tensor.ndimension() != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
+    flush_pending()  # lazy chains may read this memory
     with no_grad():
         d = tensor._data
         d[...] = np.eye(d.shape[0], d.shape[1], dtype=d.dtype)

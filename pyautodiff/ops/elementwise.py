@@ -8,7 +8,9 @@ import math
 
 import numpy as np
 
-from .._C import K
+from .._C import K, F
+from . import fusion
+from .fusion import FUSE_MIN, materialize as _m
 from .._dtype import get_default_dtype, promote_types, int64 as _int64
 from ..autograd.graph import Node
 from ..tensor import Tensor
@@ -27,8 +29,8 @@ def result_dtype(a, b):
         db = b.dtype
         if da is db:
             return da
-        a0 = a._data.ndim == 0
-        b0 = b._data.ndim == 0
+        a0 = a._raw.ndim == 0
+        b0 = b._raw.ndim == 0
         if a0 == b0:
             return promote_types(da, db)
         dim_t, zero_t = (db, da) if a0 else (da, db)
@@ -81,6 +83,17 @@ def _check_broadcast(a, b):
                 f"non-singleton dimension {i}") from None
 
 
+def _fused(op_t, op_s, a, b, dt):
+    """A Lazy chain for a large float tensor op (see ops/fusion.py), or None.
+    op_t: opcode with a tensor operand b, op_s: with a Python-number operand (None: not fusable)."""
+    if a.dtype is not dt:
+        return None
+    tb = type(b)
+    if tb is float or tb is int or tb is bool:
+        return None if op_s is None else fusion.unary(op_s, a, b)
+    return None if op_t is None else fusion.binary(op_t, a, b)
+
+
 def _binary(a, b, dt, kernel, kernel_scalar, ufunc):
     """Forward of a binary op on ndarrays (b may be a Python number).  The kernels' allocating
     calls return None for arrays they can't take (dtype, layout, sizes): then numpy does it."""
@@ -101,7 +114,15 @@ def _binary(a, b, dt, kernel, kernel_scalar, ufunc):
 class AddBackward0(Node):
     shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
 
+    fuses = True
+
     def forward(self, a, b, dt, alpha=1):
+        if alpha == 1 and a.size >= FUSE_MIN:
+            r = _fused(F.ADD, F.ADD_C, a, b, dt)
+            if r is not None:
+                return r
+        a = _m(a)
+        b = _m(b)
         if alpha != 1:
             self.alpha = alpha
             if type(b) is np.ndarray:
@@ -116,13 +137,22 @@ class AddBackward0(Node):
 
     def backward(self, g):
         alpha = self.__dict__.get("alpha", 1)
-        return g, (g if alpha == 1 else g * alpha), None, None
+        return g, (g if alpha == 1 else _m(g) * alpha), None, None
 
 
 class SubBackward0(Node):
     shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
 
+    fuses = True
+
     def forward(self, a, b, dt, alpha=1):
+        if alpha == 1 and a.size >= FUSE_MIN:
+            tb = type(b)
+            r = _fused(F.SUB, F.ADD_C, a, -b if tb is float or tb is int or tb is bool else b, dt)
+            if r is not None:
+                return r
+        a = _m(a)
+        b = _m(b)
         if alpha != 1:
             self.alpha = alpha
             b = _cast(b, dt) * alpha
@@ -132,27 +162,39 @@ class SubBackward0(Node):
 
     def backward(self, g):
         alpha = self.__dict__.get("alpha", 1)
-        return g, -alpha * g if alpha != 1 else -g, None, None
+        return g, -alpha * _m(g) if alpha != 1 else _neg(g), None, None
 
 
 class RsubBackward1(Node):
     """scalar - tensor"""
+    fuses = True
+
     def forward(self, a, s, dt):
-        return _binary(a, s, dt, None, K.rsub_scalar, lambda x, y: np.subtract(y, x))
+        if a.size >= FUSE_MIN:
+            r = _fused(None, F.RSUB_C, a, s, dt)
+            if r is not None:
+                return r
+        return _binary(_m(a), s, dt, None, K.rsub_scalar, lambda x, y: np.subtract(y, x))
 
     def backward(self, g):
-        return -g, None, None
+        return _neg(g), None, None
 
 
 class MulBackward0(Node):
     shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
 
+    fuses = True
+
     def forward(self, a, b, dt):
-        if type(b) is np.ndarray:
+        if type(b) is np.ndarray or type(b) is fusion.Lazy:
             self.save(a, b)
         else:
             self.save(b)  # saved (and freed) like torch's wrapped scalar: a 2nd backward raises
-        return _binary(a, b, dt, K.mul, K.mul_scalar, np.multiply)
+        if a.size >= FUSE_MIN:
+            r = _fused(F.MUL, F.MUL_C, a, b, dt)
+            if r is not None:
+                return r
+        return _binary(_m(a), _m(b), dt, K.mul, K.mul_scalar, np.multiply)
 
     def backward(self, g):
         saved = self.saved
@@ -163,11 +205,22 @@ class MulBackward0(Node):
 
 
 def _scale(g, s):
+    if g.size >= FUSE_MIN:
+        r = fusion.unary(F.MUL_C, g, s)
+        if r is not None:
+            return r
+        g = _m(g)
     out = K.scale(g, s)
     return g * s if out is None else out
 
 
 def _mul_grad(g, other):
+    if g.size >= FUSE_MIN:
+        r = fusion.binary(F.MUL, g, other)
+        if r is not None:
+            return r
+        g = _m(g)
+        other = _m(other)
     if g.shape == other.shape:
         out = K.mul_backward(g, other)
         if out is not None:
@@ -175,10 +228,32 @@ def _mul_grad(g, other):
     return g * other
 
 
+def _neg(g):
+    if g.size >= FUSE_MIN:
+        r = fusion.unary(F.NEG, g)
+        if r is not None:
+            return r
+        g = _m(g)
+    out = K.neg(g)
+    return -g if out is None else out
+
+
 class DivBackward0(Node):
     shown_args = (0, 1)  # torch lists a Python-number operand as (None, 0)
 
+    fuses = True
+
     def forward(self, a, b, dt):
+        if a.size >= FUSE_MIN:
+            r = _fused(F.DIV, F.DIV_C, a, b, dt)
+            if r is not None:
+                if r.op == F.DIV:
+                    self.save(a, b)
+                else:
+                    self.save(b)
+                return r
+        a = _m(a)
+        b = _m(b)
         if type(b) is np.ndarray:
             self.save(a, b)
             return _binary(a, b, dt, K.div, None, np.true_divide)
@@ -193,9 +268,15 @@ class DivBackward0(Node):
     def backward(self, g):
         saved = self.saved
         if len(saved) == 1:
+            if g.size >= FUSE_MIN:
+                r = fusion.unary(F.DIV_C, g, saved[0])
+                if r is not None:
+                    return r, None, None
+            g = _m(g)
             out = K.div_scalar_backward(g, saved[0])
             return (g / saved[0] if out is None else out), None, None
-        a, b = saved
+        g = _m(g)
+        a, b = _m(saved[0]), _m(saved[1])
         ga = gb = None
         if self.needs_input_grad(0):
             ga = g / b
@@ -219,7 +300,14 @@ class ReciprocalBackward0(Node):
 
 
 class NegBackward0(Node):
+    fuses = True
+
     def forward(self, a):
+        if a.size >= FUSE_MIN:
+            r = fusion.unary(F.NEG, a)
+            if r is not None:
+                return r
+            a = _m(a)
         out = K.neg(a)
         if out is not None:
             return out
@@ -230,15 +318,21 @@ class NegBackward0(Node):
         return np.negative(a)
 
     def backward(self, g):
-        out = K.neg(g)
-        return -g if out is None else out
+        return _neg(g)
 
 
 class PowBackward0(Node):
     """tensor ** scalar"""
+    fuses = True
+
     def forward(self, a, e, dt):
         self.e = e
         self.save(a)
+        if a.size >= FUSE_MIN:
+            r = _fused(None, F.POW_C, a, e, dt)
+            if r is not None:
+                return r
+            a = _m(a)
         if a.dtype is dt:
             out = K.pow_scalar(a, e)
             if out is not None:
@@ -250,6 +344,12 @@ class PowBackward0(Node):
     def backward(self, g):
         (x,) = self.saved
         e = self.e
+        if g.size >= FUSE_MIN:
+            r = fusion.binary(F.POW_C_BW, g, x, e)
+            if r is not None:
+                return r, None, None
+            g = _m(g)
+            x = _m(x)
         if g.shape == x.shape:
             out = K.pow_scalar_backward(g, x, e)
             if out is not None:
@@ -284,8 +384,16 @@ class PowBackward1(Node):
 
 class PowBackward2(Node):
     """scalar ** tensor"""
+    fuses = True
+
     def forward(self, base, a, dt):
         self.log_base = math.log(base) if base > 0 else (float("-inf") if base == 0 else float("nan"))
+        if a.size >= FUSE_MIN and self.log_base > float("-inf"):
+            r = _fused(None, F.RPOW_C, a, base, dt)
+            if r is not None:
+                self.save(r)
+                return r
+            a = _m(a)
         out = K.rpow_scalar(base, a) if a.dtype is dt else None
         if out is None:
             out = np.asarray(np.power(dt.type(base), _cast(a, dt)), dtype=dt)
@@ -294,6 +402,13 @@ class PowBackward2(Node):
 
     def backward(self, g):
         (y,) = self.saved
+        if g.size >= FUSE_MIN and self.log_base > float("-inf"):
+            r = fusion.binary(F.MUL, g, y)
+            r = None if r is None else fusion.unary(F.MUL_C, r, self.log_base)
+            if r is not None:
+                return None, r, None
+        g = _m(g)
+        y = _m(y)
         with np.errstate(all="ignore"):
             gb = g * y * y.dtype.type(self.log_base)
             if self.log_base == float("-inf"):  # base 0: torch's gradient is 0 where exponent >= 0
@@ -325,7 +440,15 @@ class LogBackward0(Node):
 
 
 class ReluBackward0(Node):
+    fuses = True
+
     def forward(self, a):
+        if a.size >= FUSE_MIN:
+            r = fusion.unary(F.RELU, a)
+            if r is not None:
+                self.save(r)
+                return r
+            a = _m(a)
         out = K.relu(a)
         if out is None:
             out = np.maximum(a, 0).astype(a.dtype, copy=False)
@@ -334,6 +457,12 @@ class ReluBackward0(Node):
 
     def backward(self, g):
         (y,) = self.saved
+        if g.size >= FUSE_MIN:
+            r = fusion.binary(F.RELU_BW, g, y)
+            if r is not None:
+                return r
+            g = _m(g)
+            y = _m(y)
         out = K.relu_backward(g, y) if g.shape == y.shape else None
         if out is None:
             out = np.where(y > 0, g, 0).astype(g.dtype, copy=False)
@@ -370,14 +499,14 @@ def _as_tensor_operand(x):
 
 def _operands(a, b):
     """(tensor, operand, numpy result dtype); fast paths for the common cases come first."""
-    da = a._data.dtype
+    da = a._raw.dtype
     tb = type(b)
     if tb is float:
         return b, (da if da.kind == "f" else get_default_dtype().np)
     if tb is int:
         return b, (da if da.kind != "b" else _I64)
     if tb is Tensor:
-        if b._data.dtype is da:
+        if b._raw.dtype is da:
             return b, da
     else:
         b = _as_tensor_operand(b)
@@ -390,9 +519,9 @@ _I64 = np.dtype(np.int64)
 def add(a, b, *, alpha=1):
     if not isinstance(a, Tensor):
         a, b = b, a  # scalar + tensor
-    da = a._data.dtype
+    da = a._raw.dtype
     tb = type(b)
-    if (tb is float or tb is int) and da.kind == "f" or tb is Tensor and b._data.dtype is da:
+    if (tb is float or tb is int) and da.kind == "f" or tb is Tensor and b._raw.dtype is da:
         return AddBackward0.apply(a, b, da) if alpha == 1 else AddBackward0.apply(a, b, da, alpha)
     b, dt = _operands(a, b)
     if alpha != 1:
@@ -413,8 +542,8 @@ def sub(a, b, *, alpha=1):
 
 def _check_bool_sub(a, b):
     """torch refuses any subtraction with a bool operand (a is a Tensor, b a Tensor or a number)."""
-    ab = a._data.dtype.kind == "b"
-    bb = b._data.dtype.kind == "b" if isinstance(b, Tensor) else isinstance(b, bool)
+    ab = a._raw.dtype.kind == "b"
+    bb = b._raw.dtype.kind == "b" if isinstance(b, Tensor) else isinstance(b, bool)
     if ab and bb and isinstance(b, Tensor):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
@@ -437,9 +566,9 @@ def rsub(a, b, *, alpha=1):
 def mul(a, b):
     if not isinstance(a, Tensor):
         a, b = b, a
-    da = a._data.dtype
+    da = a._raw.dtype
     tb = type(b)
-    if (tb is float or tb is int) and da.kind == "f" or tb is Tensor and b._data.dtype is da:
+    if (tb is float or tb is int) and da.kind == "f" or tb is Tensor and b._raw.dtype is da:
         return MulBackward0.apply(a, b, da)
     b, dt = _operands(a, b)
     return MulBackward0.apply(a, b, dt)
@@ -511,7 +640,7 @@ def log(a):
 
 
 def relu(a):
-    if a._data.dtype.kind == "b":
+    if a._raw.dtype.kind == "b":
         raise RuntimeError("Boolean inputs not supported for relu")
     return ReluBackward0.apply(a)
 

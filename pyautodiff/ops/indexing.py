@@ -5,6 +5,7 @@ import numpy as np
 from ..autograd.graph import Node
 from ..autograd.grad_mode import STATE
 from ..tensor import Tensor
+from .fusion import flush_pending
 
 
 def _convert(index):
@@ -209,6 +210,7 @@ def setitem(t, index, value):
     else:
         v = value
         needs = False
+    flush_pending()  # pending lazy chains may read the memory written here
     try:
         if needs or (t.requires_grad and STATE.enabled):
             r = CopySlices.apply(t, value if isinstance(value, Tensor) else v, idx)

@@ -8,6 +8,7 @@ from .._C import K
 from .. import _dtype
 from ..autograd.graph import Node
 from ..tensor import _wrap_dim
+from .fusion import Lazy
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SCALAR_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
@@ -23,8 +24,12 @@ def _full_sum(a):
 
 
 class SumBackward0(Node):
+    fuses = True
+
     def forward(self, a):
         self.shape = a.shape
+        if type(a) is Lazy:  # a pending elementwise chain: summed in one pass, never written
+            return np.asarray(a.sum(), dtype=a.dtype)
         return _full_sum(a)
 
     def backward(self, g):
@@ -32,8 +37,12 @@ class SumBackward0(Node):
 
 
 class MeanBackward0(Node):
+    fuses = True
+
     def forward(self, a):
         self.shape = a.shape
+        if type(a) is Lazy:  # as K.mean: the double sum divided by the count, then cast
+            return np.asarray(a.sum() / a.size, dtype=a.dtype)
         if a.dtype in _FLOATS and a.flags.c_contiguous:
             return np.asarray(K.mean(a), dtype=a.dtype)
         return np.asarray(a.mean(dtype=np.float64), dtype=a.dtype)
@@ -97,7 +106,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
         a = a.to(dtype)
     if dim is None:
         return SumBackward0.apply(a)
-    return SumBackward1.apply(a, _dims(dim, a._data.ndim), keepdim)
+    return SumBackward1.apply(a, _dims(dim, a._raw.ndim), keepdim)
 
 
 def mean(a, dim=None, keepdim=False, *, dtype=None):
@@ -109,4 +118,4 @@ def mean(a, dim=None, keepdim=False, *, dtype=None):
             f"dtype. Got: {_SCALAR_NAMES.get(a.dtype.name, a.dtype.name)}")
     if dim is None:
         return MeanBackward0.apply(a)
-    return MeanBackward1.apply(a, _dims(dim, a._data.ndim), keepdim)
+    return MeanBackward1.apply(a, _dims(dim, a._raw.ndim), keepdim)

@@ -9,6 +9,7 @@ from itertools import chain
 from ..tensor import Tensor
 from ..autograd import grad_mode
 from ..utils.hooks import RemovableHandle
+from ..ops.fusion import flush_pending
 
 __all__ = ["Optimizer", "required"]
 
@@ -52,6 +53,7 @@ def _hooked_step(func):
                     else:
                         raise RuntimeError(f"{func} must return None or a tuple of (new_args, new_kwargs), "
                                            f"but got {result}.")
+        flush_pending()  # lazy chains reading the parameters evaluate before they change
         out = func(self, *args, **kwargs)
         self._opt_called = True
         if post:
@@ -315,4 +317,6 @@ def _closure_loss(closure):
     if closure is None:
         return None
     with grad_mode.enable_grad():
-        return closure()
+        loss = closure()
+    flush_pending()  # chains the closure left pending read the parameters about to be updated
+    return loss

@@ -4,6 +4,7 @@ import math
 import numpy as np
 
 from ...tensor import Tensor
+from ...ops.fusion import flush_pending
 
 
 def _grads(parameters):
@@ -51,6 +52,7 @@ def clip_grads_with_norm_(parameters, max_norm, total_norm, foreach=None):
     coef = dt.type(max_norm) / (dt.type(tn) + dt.type(1e-6))
     coef = min(coef, dt.type(1.0))
     for g in grads:
+        flush_pending()
         np.multiply(g._data, g._data.dtype.type(coef), out=g._data)
         g._version[0] += 1
 
@@ -76,5 +78,6 @@ def clip_grad_norm(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False
 def clip_grad_value_(parameters, clip_value, foreach=None):
     clip_value = float(clip_value)
     for g in _grads(parameters):
+        flush_pending()
         np.clip(g._data, -clip_value, clip_value, out=g._data)
         g._version[0] += 1
