@@ -58,6 +58,13 @@ extensions = [
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
+    # fused, blocked evaluator of elementwise chains (one memory pass per chain)
+    Extension(
+        "pyautodiff._fused",
+        ["csrc/_fused.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
     # Tensor base fields, graph nodes and the backward engine (the per-op bookkeeping)
     Extension("pyautodiff._graph", ["csrc/_graph.pyx"]),
     # numpy data-memory handler that recycles large freed buffers (no page faults per step)

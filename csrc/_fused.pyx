@@ -1,0 +1,875 @@
+# cython: language_level=3
+"""Fused, blocked elementwise evaluator (extension module ``pyautodiff._fused``).
+
+A chain of elementwise ops (``3 * (x + 1) ** 2``, optionally followed by a sum) is given as a
+small register program and evaluated block by block: each block of at most ``BLOCK`` elements
+runs every instruction on L1/L2-resident registers, so each input is read from memory once,
+the output written once (or never, for a reduction) and no intermediate array exists.
+
+API::
+
+    run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False)
+
+* ``inputs``: tuple (or list) of numpy ndarrays, all of dtype ``dtype_num`` (numpy type number
+  ``NPY_FLOAT`` = 11 for float32 or ``NPY_DOUBLE`` = 12 for float64), C-contiguous, aligned,
+  native byte order, each with exactly ``n`` elements (shapes are ignored: data are flat) or a
+  single element (0-d or size 1: broadcast as a scalar, its value read once before any loop).
+* ``program``: non-empty tuple (or list) of instructions ``(opcode, dst, a, b, c)``.  ``dst`` is
+  a register 0..NREGS-1 (NREGS = 32).  ``a``, ``b`` are operand references: ``r >= 0`` is
+  register r, ``r < 0`` is input ``-r - 1`` (input 0 is -1, input 1 is -2, ...).  ``c`` is a
+  float constant.  The operand fields an opcode does not use are ignored (any value).  An
+  instruction may read its own ``dst`` register (``(ADD_C, 0, 0, 0, 1.0)``: r0 += 1).
+* result = register ``dst`` of the LAST instruction.
+  ``reduce=0``: written to ``out`` (``out = result``, or ``out += result`` with
+  ``accumulate=True``); returns ``out``.  ``reduce=1``: returns the sum of the result as a
+  Python float (``out`` must be None, ``accumulate`` False), bit for bit equal to
+  ``pyautodiff._kernels.sum`` of the materialized result.  ``reduce=2``: both; returns
+  ``(out, sum)`` (the sum is of the result, not of the accumulated ``out``).
+* ``out``: None -> a new 1-D array of n elements is allocated (not with ``accumulate``);
+  else an ndarray of the dtype with n elements, C-contiguous, aligned, native, writeable.  It
+  may be the very same array as an input (each block reads its inputs before writing ``out``);
+  a partial overlap with an input (another view of the same memory) is a ValueError.
+
+Opcodes (module constants; "a", "b" are operands, "c" the constant; float32 programs cast c to
+float first and compute in float32, exactly as ``_kernels`` does)::
+
+    COPY       a                          NEG        -a
+    ADD        a + b                      ADD_C      a + c
+    SUB        a - b                      RSUB_C     c - a
+    MUL        a * b                      MUL_C      a * c
+    DIV        a / b                      DIV_C      a / c           (true division)
+    POW        pow(a, b)                  RDIV_C     (1 / a) * c     (torch's c / x)
+    POW_C      a ** c   (_kernels.pow_scalar: exact fast paths 0,1,2,3,4,-1,-2,.5,-.5)
+    RPOW_C     c ** a   (_kernels.rpow_scalar: exp2 for c == 2, else pow)
+    RELU       0 if a < 0 else a          (_kernels.relu: nan and -0.0 kept)
+    RELU_BW    0 if b <= 0 else a         (_kernels.relu_backward, a = g, b = y)
+    POW_C_BW   a * (c * b ** (c - 1)), 0 if c == 0   (_kernels.pow_scalar_backward, a=g, b=x)
+    RDIV_C_BW  -(a * c) * (r * r), r = 1 / b          (_kernels.rdiv_scalar_backward, a=g, b=x)
+    DIV_BW_B   -a * ((b / y) / y)        (_kernels.div_backward_b, a = g, b = x, and the
+               divisor y is a THIRD operand reference carried in c: int(c), e.g. -3.0 = input 2)
+    EXP        exp(a)   (C exp / expf)    LOG        log(a)   (C log / logf)
+
+Every opcode's loop is the corresponding ``_kernels`` loop (same formula, same order of
+operations, same dtype), so a fused chain gives exactly the bits of running the ops one by one
+(EXP / LOG have no ``_kernels`` counterpart: they are libm's exp/log, within 1 ulp of numpy's).
+
+Blocking: the array is split exactly as ``_kernels.sum``'s pairwise recursion splits it
+(``m = (n >> 1) & ~7`` until a range has at most ``BLOCK`` elements), each such range is one
+block, and a block's sum is ``_kernels``' own ``_k_sum`` of it: hence the bit identity of the
+reductions.  Blocks therefore hold between BLOCK/2 - 4 and BLOCK elements and start at
+multiples of 8 elements.
+
+Validation (program, inputs, out) runs before any loop and raises TypeError / ValueError; the
+loops hold no Python objects (the program is decoded into a C array of structs first) and run
+without the GIL for n >= NOGIL_MIN_SIZE.
+"""
+
+cimport cython
+cimport numpy as cnp
+from numpy cimport npy_intp
+from libc.stdlib cimport malloc, free
+from libc.stdint cimport uintptr_t
+from libc.math cimport (sqrt as c_sqrt, sqrtf as c_sqrtf, pow as c_pow, powf as c_powf,
+                        log as c_log, logf as c_logf, exp as c_exp, expf as c_expf,
+                        exp2 as c_exp2, exp2f as c_exp2f)
+
+cnp.import_array()
+
+# Bump whenever a signature or a semantic of this module changes.
+API_VERSION = 1
+
+cdef enum:
+    _NOGIL_MIN = 4096     # as _kernels.NOGIL_MIN_SIZE
+    _BLOCK = 2048         # max elements per block (>= 128 and a multiple of 8: see _range)
+    _NREGS = 32
+
+NOGIL_MIN_SIZE = _NOGIL_MIN
+BLOCK = _BLOCK
+NREGS = _NREGS
+
+# ---- opcodes -------------------------------------------------------------------------------
+
+cdef enum:
+    _COPY = 0
+    _ADD = 1
+    _SUB = 2
+    _MUL = 3
+    _DIV = 4
+    _POW = 5
+    _ADD_C = 6
+    _MUL_C = 7
+    _RSUB_C = 8
+    _DIV_C = 9
+    _RDIV_C = 10
+    _NEG = 11
+    _POW_C = 12
+    _RPOW_C = 13
+    _RELU = 14
+    _RELU_BW = 15
+    _POW_C_BW = 16
+    _DIV_BW_B = 17
+    _EXP = 18
+    _LOG = 19
+    _RDIV_C_BW = 20
+    _NOPS = 21
+
+COPY = _COPY
+ADD = _ADD
+SUB = _SUB
+MUL = _MUL
+DIV = _DIV
+POW = _POW
+ADD_C = _ADD_C
+MUL_C = _MUL_C
+RSUB_C = _RSUB_C
+DIV_C = _DIV_C
+RDIV_C = _RDIV_C
+NEG = _NEG
+POW_C = _POW_C
+RPOW_C = _RPOW_C
+RELU = _RELU
+RELU_BW = _RELU_BW
+POW_C_BW = _POW_C_BW
+DIV_BW_B = _DIV_BW_B
+EXP = _EXP
+LOG = _LOG
+RDIV_C_BW = _RDIV_C_BW
+
+# name -> opcode, and per opcode: number of operand references (1: a, 2: a b, 3: a b int(c))
+# and whether the float constant c is used
+OPCODES = {
+    "COPY": _COPY, "ADD": _ADD, "SUB": _SUB, "MUL": _MUL, "DIV": _DIV, "POW": _POW,
+    "ADD_C": _ADD_C, "MUL_C": _MUL_C, "RSUB_C": _RSUB_C, "DIV_C": _DIV_C, "RDIV_C": _RDIV_C,
+    "NEG": _NEG, "POW_C": _POW_C, "RPOW_C": _RPOW_C, "RELU": _RELU, "RELU_BW": _RELU_BW,
+    "POW_C_BW": _POW_C_BW, "DIV_BW_B": _DIV_BW_B, "EXP": _EXP, "LOG": _LOG,
+    "RDIV_C_BW": _RDIV_C_BW,
+}
+OPNAMES = {v: k for k, v in OPCODES.items()}
+
+cdef int _ARITY[_NOPS]
+cdef bint _USES_C[_NOPS]
+for _k in range(_NOPS):
+    _ARITY[_k] = 1
+    _USES_C[_k] = False
+for _k in (_ADD, _SUB, _MUL, _DIV, _POW, _RELU_BW, _POW_C_BW, _RDIV_C_BW):
+    _ARITY[_k] = 2
+_ARITY[_DIV_BW_B] = 3
+for _k in (_ADD_C, _MUL_C, _RSUB_C, _DIV_C, _RDIV_C, _POW_C, _RPOW_C, _POW_C_BW, _RDIV_C_BW):
+    _USES_C[_k] = True
+
+ARITY = {k: _ARITY[v] for k, v in OPCODES.items()}
+USES_C = {k: bool(_USES_C[v]) for k, v in OPCODES.items()}
+
+
+# ---- decoded program -----------------------------------------------------------------------
+
+cdef struct Instr:
+    int op
+    int dst
+    int a, b, y          # operand references (y: third operand of DIV_BW_B)
+    int kind             # pow fast path (POW_C, POW_C_BW)
+    double c             # constant
+    double cm1           # c - 1.0 (POW_C_BW), computed in double as _kernels does
+
+
+cdef struct Ctx:
+    const Instr* prog
+    int nins
+    int last             # register of the result (last instruction's dst)
+    char** ibase         # per input: data pointer (or its scalar fill buffer)
+    npy_intp* istep      # per input: 1 (array) or 0 (scalar)
+    npy_intp cap         # register stride in elements (>= every block's length)
+    char* out            # NULL when reduce == 1
+    bint direct          # the last instruction writes straight into out
+    bint acc             # out += result
+    bint red             # return the sum
+
+
+# --------------------------------------------------------------------------------------------
+# loops: copies of pyautodiff._kernels' loops (same formula and order of operations), so that
+# each opcode gives bit for bit what the _kernels function gives.  `o` may equal an operand
+# (an instruction that overwrites a register it reads): each element is read before written.
+# --------------------------------------------------------------------------------------------
+
+ctypedef fused real:
+    float
+    double
+
+
+cdef void _k_copy(const real* a, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i]
+
+
+cdef void _k_add(const real* a, const real* b, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i] + b[i]
+
+
+cdef void _k_sub(const real* a, const real* b, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i] - b[i]
+
+
+cdef void _k_mul(const real* a, const real* b, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i] * b[i]
+
+
+@cython.cdivision(True)
+cdef void _k_div(const real* a, const real* b, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i] / b[i]
+
+
+cdef void _k_pow(const real* a, const real* b, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if real is float:
+            o[i] = c_powf(a[i], b[i])
+        else:
+            o[i] = c_pow(a[i], b[i])
+
+
+cdef void _k_add_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i] + s
+
+
+cdef void _k_mul_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i] * s
+
+
+@cython.cdivision(True)
+cdef void _k_div_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = a[i] / s
+
+
+cdef void _k_rsub_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = s - a[i]
+
+
+@cython.cdivision(True)
+cdef void _k_rdiv_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept nogil:
+    # torch computes `s / t` as `t.reciprocal() * s`
+    cdef Py_ssize_t i
+    cdef real one = 1
+    for i in range(n):
+        o[i] = (one / a[i]) * s
+
+
+cdef void _k_neg(const real* a, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = -a[i]
+
+
+cdef void _k_relu(const real* a, real* o, Py_ssize_t n) noexcept nogil:
+    # torch: relu(nan) = nan, relu(-0.0) = -0.0
+    cdef Py_ssize_t i
+    cdef real x
+    for i in range(n):
+        x = a[i]
+        o[i] = 0 if x < 0 else x
+
+
+cdef void _k_exp(const real* a, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if real is float:
+            o[i] = c_expf(a[i])
+        else:
+            o[i] = c_exp(a[i])
+
+
+cdef void _k_log(const real* a, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if real is float:
+            o[i] = c_logf(a[i])
+        else:
+            o[i] = c_log(a[i])
+
+
+cdef void _k_rpow_scalar(real base, const real* a, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    if base == 2:
+        for i in range(n):
+            if real is float:
+                o[i] = c_exp2f(a[i])
+            else:
+                o[i] = c_exp2(a[i])
+    else:
+        for i in range(n):
+            if real is float:
+                o[i] = c_powf(base, a[i])
+            else:
+                o[i] = c_pow(base, a[i])
+
+
+cdef enum:
+    _P_ZERO, _P_ONE, _P_TWO, _P_THREE, _P_FOUR, _P_M_ONE, _P_M_TWO, _P_HALF, _P_M_HALF, _P_GEN
+
+
+cdef inline int _pow_kind(double e, bint allow_four) noexcept:
+    if e == 0:
+        return _P_ZERO
+    if e == 1:
+        return _P_ONE
+    if e == 2:
+        return _P_TWO
+    if e == 3:
+        return _P_THREE
+    if e == 4 and allow_four:
+        return _P_FOUR
+    if e == -1:
+        return _P_M_ONE
+    if e == -2:
+        return _P_M_TWO
+    if e == 0.5:
+        return _P_HALF
+    if e == -0.5:
+        return _P_M_HALF
+    return _P_GEN
+
+
+@cython.cdivision(True)
+cdef void _k_pow_scalar(const real* a, int kind, real e, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    cdef real x
+    cdef real one = 1
+    if kind == _P_ZERO:          # torch: pow(x, 0) == 1 even for nan
+        for i in range(n):
+            o[i] = one
+    elif kind == _P_ONE:
+        for i in range(n):
+            o[i] = a[i]
+    elif kind == _P_TWO:
+        for i in range(n):
+            x = a[i]
+            o[i] = x * x
+    elif kind == _P_THREE:
+        for i in range(n):
+            x = a[i]
+            o[i] = x * x * x
+    elif kind == _P_FOUR:
+        for i in range(n):
+            x = a[i]
+            x = x * x
+            o[i] = x * x
+    elif kind == _P_M_ONE:
+        for i in range(n):
+            o[i] = one / a[i]
+    elif kind == _P_M_TWO:
+        for i in range(n):
+            x = a[i]
+            o[i] = one / (x * x)
+    elif kind == _P_HALF:
+        for i in range(n):
+            if real is float:
+                o[i] = c_sqrtf(a[i])
+            else:
+                o[i] = c_sqrt(a[i])
+    elif kind == _P_M_HALF:
+        for i in range(n):
+            if real is float:
+                o[i] = one / c_sqrtf(a[i])
+            else:
+                o[i] = one / c_sqrt(a[i])
+    else:
+        for i in range(n):
+            if real is float:
+                o[i] = c_powf(a[i], e)
+            else:
+                o[i] = c_pow(a[i], e)
+
+
+@cython.cdivision(True)
+cdef void _k_pow_scalar_bw(const real* g, const real* a, int kind, real e, real em1, real* o,
+                           Py_ssize_t n) noexcept nogil:
+    # torch: grad * (e * x.pow(e - 1)), exactly 0 when e == 0 (kind -1)
+    cdef Py_ssize_t i
+    cdef real x
+    cdef real one = 1
+    cdef real zero = 0
+    if kind == -1:
+        for i in range(n):
+            o[i] = zero
+    elif kind == _P_ZERO:        # e == 1
+        for i in range(n):
+            o[i] = g[i] * e
+    elif kind == _P_ONE:         # e == 2
+        for i in range(n):
+            o[i] = g[i] * (e * a[i])
+    elif kind == _P_TWO:
+        for i in range(n):
+            x = a[i]
+            o[i] = g[i] * (e * (x * x))
+    elif kind == _P_THREE:
+        for i in range(n):
+            x = a[i]
+            o[i] = g[i] * (e * (x * x * x))
+    elif kind == _P_M_ONE:
+        for i in range(n):
+            o[i] = g[i] * (e * (one / a[i]))
+    elif kind == _P_M_TWO:
+        for i in range(n):
+            x = a[i]
+            o[i] = g[i] * (e * (one / (x * x)))
+    elif kind == _P_HALF:
+        for i in range(n):
+            if real is float:
+                o[i] = g[i] * (e * c_sqrtf(a[i]))
+            else:
+                o[i] = g[i] * (e * c_sqrt(a[i]))
+    elif kind == _P_M_HALF:
+        for i in range(n):
+            if real is float:
+                o[i] = g[i] * (e * (one / c_sqrtf(a[i])))
+            else:
+                o[i] = g[i] * (e * (one / c_sqrt(a[i])))
+    else:
+        for i in range(n):
+            if real is float:
+                o[i] = g[i] * (e * c_powf(a[i], em1))
+            else:
+                o[i] = g[i] * (e * c_pow(a[i], em1))
+
+
+@cython.cdivision(True)
+cdef void _k_div_bw_b(const real* g, const real* a, const real* b, real* o,
+                      Py_ssize_t n) noexcept nogil:
+    # torch: -grad * ((a / b) / b)
+    cdef Py_ssize_t i
+    cdef real bi
+    for i in range(n):
+        bi = b[i]
+        o[i] = -g[i] * ((a[i] / bi) / bi)
+
+
+@cython.cdivision(True)
+cdef void _k_rdiv_scalar_bw(const real* g, const real* a, real s, real* o,
+                            Py_ssize_t n) noexcept nogil:
+    # torch: s / a == a.reciprocal() * s, so grad = -(g * s) * (r * r) with r = 1 / a
+    cdef Py_ssize_t i
+    cdef real r
+    cdef real one = 1
+    for i in range(n):
+        r = one / a[i]
+        o[i] = -(g[i] * s) * (r * r)
+
+
+cdef void _k_relu_bw(const real* g, const real* y, real* o, Py_ssize_t n) noexcept nogil:
+    # torch threshold_backward: y <= 0 ? 0 : g   (a nan y lets g through)
+    cdef Py_ssize_t i
+    cdef real gi
+    cdef real zero = 0
+    for i in range(n):
+        gi = g[i]            # unconditional load, so gcc can if-convert and vectorize
+        o[i] = zero if y[i] <= 0 else gi
+
+
+cdef void _k_fill(real v, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = v
+
+
+cdef void _k_acc(const real* r, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = o[i] + r[i]
+
+
+# pairwise sum in double, 8 independent accumulators per 128-element block: a copy of
+# _kernels._k_sum (must stay identical for run(..., reduce=1) == _kernels.sum(result))
+cdef double _k_sum(const real* p, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i, m
+    cdef double s0, s1, s2, s3, s4, s5, s6, s7, res
+    if n <= 128:
+        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+        i = 0
+        while i + 8 <= n:
+            s0 += <double>p[i]
+            s1 += <double>p[i + 1]
+            s2 += <double>p[i + 2]
+            s3 += <double>p[i + 3]
+            s4 += <double>p[i + 4]
+            s5 += <double>p[i + 5]
+            s6 += <double>p[i + 6]
+            s7 += <double>p[i + 7]
+            i += 8
+        res = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+        while i < n:
+            res += <double>p[i]
+            i += 1
+        return res
+    m = (n >> 1) & ~(<Py_ssize_t>7)
+    return _k_sum(p, m) + _k_sum(p + m, n - m)
+
+
+# --------------------------------------------------------------------------------------------
+# the evaluator
+# --------------------------------------------------------------------------------------------
+
+cdef inline real* _opnd(const Ctx* cx, real* regs, int r, npy_intp lo) noexcept nogil:
+    if r >= 0:
+        return regs + r * cx.cap
+    r = -r - 1
+    return (<real*>cx.ibase[r]) + lo * cx.istep[r]
+
+
+cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
+                 real* final) noexcept nogil:
+    """Run the whole program on elements [lo, lo + n) (n <= cx.cap); the last instruction
+    writes into `final` when it is not NULL, else into its register."""
+    cdef int k, op
+    cdef const Instr* ins
+    cdef real* o
+    cdef real* a
+    for k in range(cx.nins):
+        ins = &cx.prog[k]
+        op = ins.op
+        if final != NULL and k == cx.nins - 1:
+            o = final
+        else:
+            o = regs + ins.dst * cx.cap
+        a = _opnd(cx, regs, ins.a, lo)
+        if op == _COPY:
+            _k_copy(a, o, n)
+        elif op == _ADD:
+            _k_add(a, _opnd(cx, regs, ins.b, lo), o, n)
+        elif op == _SUB:
+            _k_sub(a, _opnd(cx, regs, ins.b, lo), o, n)
+        elif op == _MUL:
+            _k_mul(a, _opnd(cx, regs, ins.b, lo), o, n)
+        elif op == _DIV:
+            _k_div(a, _opnd(cx, regs, ins.b, lo), o, n)
+        elif op == _POW:
+            _k_pow(a, _opnd(cx, regs, ins.b, lo), o, n)
+        elif op == _ADD_C:
+            _k_add_scalar(a, <real>ins.c, o, n)
+        elif op == _MUL_C:
+            _k_mul_scalar(a, <real>ins.c, o, n)
+        elif op == _RSUB_C:
+            _k_rsub_scalar(a, <real>ins.c, o, n)
+        elif op == _DIV_C:
+            _k_div_scalar(a, <real>ins.c, o, n)
+        elif op == _RDIV_C:
+            _k_rdiv_scalar(a, <real>ins.c, o, n)
+        elif op == _NEG:
+            _k_neg(a, o, n)
+        elif op == _POW_C:
+            _k_pow_scalar(a, ins.kind, <real>ins.c, o, n)
+        elif op == _RPOW_C:
+            _k_rpow_scalar(<real>ins.c, a, o, n)
+        elif op == _RELU:
+            _k_relu(a, o, n)
+        elif op == _RELU_BW:
+            _k_relu_bw(a, _opnd(cx, regs, ins.b, lo), o, n)
+        elif op == _POW_C_BW:
+            _k_pow_scalar_bw(a, _opnd(cx, regs, ins.b, lo), ins.kind, <real>ins.c,
+                             <real>ins.cm1, o, n)
+        elif op == _DIV_BW_B:
+            _k_div_bw_b(a, _opnd(cx, regs, ins.b, lo), _opnd(cx, regs, ins.y, lo), o, n)
+        elif op == _EXP:
+            _k_exp(a, o, n)
+        elif op == _LOG:
+            _k_log(a, o, n)
+        elif op == _RDIV_C_BW:
+            _k_rdiv_scalar_bw(a, _opnd(cx, regs, ins.b, lo), <real>ins.c, o, n)
+
+
+cdef double _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n) noexcept nogil:
+    """Evaluate elements [lo, lo + n), split exactly as _k_sum splits a range, so that the
+    returned sum (cx.red) is _k_sum of the materialized result."""
+    cdef npy_intp m
+    cdef real* res
+    cdef real* final = NULL
+    if n > _BLOCK:
+        m = (n >> 1) & ~(<npy_intp>7)
+        return _range(cx, regs, lo, m) + _range(cx, regs, lo + m, n - m)
+    if cx.direct:
+        final = (<real*>cx.out) + lo
+    _block(cx, regs, lo, n, final)
+    if cx.direct:
+        res = final
+    else:
+        res = regs + cx.last * cx.cap
+        if cx.acc:
+            _k_acc(res, (<real*>cx.out) + lo, n)
+    if cx.red:
+        return _k_sum(res, n)
+    return 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# validation and entry point
+# --------------------------------------------------------------------------------------------
+
+cdef extern from "Python.h":
+    ctypedef struct PyThreadState
+    PyThreadState* PyEval_SaveThread() nogil
+    void PyEval_RestoreThread(PyThreadState*) nogil
+
+
+cdef int _NEED_IN = cnp.NPY_ARRAY_C_CONTIGUOUS | cnp.NPY_ARRAY_ALIGNED
+
+
+cdef str _dname(int t):
+    return "float32" if t == cnp.NPY_FLOAT else "float64"
+
+
+cdef int _check_array(object x, int t, npy_intp n, bint scalar_ok, bint is_out,
+                      str what) except -1:
+    """Raise if x can't be used; returns 1 for a broadcast scalar input, else 0."""
+    if not isinstance(x, cnp.ndarray):
+        raise TypeError(f"run(): {what} must be a numpy ndarray, got {type(x).__name__}")
+    cdef cnp.ndarray a = <cnp.ndarray>x
+    if cnp.PyArray_TYPE(a) != t:
+        raise TypeError(f"run(): {what} must have dtype {_dname(t)} (dtype_num {t}), "
+                        f"got {a.dtype}")
+    if not cnp.PyArray_ISNOTSWAPPED(a):
+        raise TypeError(f"run(): {what} must be in native byte order, got dtype "
+                        f"{a.dtype.str!r}")
+    if not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        raise ValueError(f"run(): {what} must be C-contiguous (use numpy.ascontiguousarray)")
+    if not cnp.PyArray_ISALIGNED(a):
+        raise ValueError(f"run(): {what} must be aligned")
+    if is_out and not cnp.PyArray_ISWRITEABLE(a):
+        raise ValueError(f"run(): {what} is read-only")
+    cdef npy_intp sz = cnp.PyArray_SIZE(a)
+    if sz == n:
+        return 0
+    if scalar_ok and sz == 1:
+        return 1
+    raise ValueError(f"run(): {what} has {sz} elements, expected n = {n}"
+                     + (" (or 1: a broadcast scalar)" if scalar_ok else ""))
+
+
+cdef int _ref(object v, int nin, str what, int k) except? -9999:
+    """An operand reference: a Python int in -nin..NREGS-1."""
+    cdef long r
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise TypeError(f"run(): instruction {k}: operand {what} must be an int, "
+                        f"got {type(v).__name__}")
+    if v >= _NREGS or v < -nin:
+        if v >= 0:
+            raise ValueError(f"run(): instruction {k}: operand {what} = {v} is not a register "
+                             f"(0..{_NREGS - 1})")
+        raise ValueError(f"run(): instruction {k}: operand {what} = {v} refers to input "
+                         f"{-v - 1}, but there are {nin} inputs")
+    r = v
+    return <int>r
+
+
+def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
+        bint accumulate=False):
+    """run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False)
+
+    Evaluate an elementwise register program block by block (see the module docstring).
+    reduce=0 -> out; reduce=1 -> sum (float); reduce=2 -> (out, sum)."""
+    cdef int t = dtype_num
+    cdef Py_ssize_t nin, nins, j, k
+    cdef int op, dst, nregs, nscal, last
+    cdef npy_intp itemsize, cap, sz
+    cdef Instr* prog = NULL
+    cdef char** ibase = NULL
+    cdef npy_intp* istep = NULL
+    cdef char* mem = NULL
+    cdef char* regs
+    cdef char* p
+    cdef cnp.ndarray a
+    cdef bint written[_NREGS]
+    cdef Ctx cx
+    cdef double total = 0.0
+    cdef PyThreadState* ts = NULL
+    cdef uintptr_t o0, o1, i0, i1
+
+    # ---- arguments ----
+    if t != cnp.NPY_FLOAT and t != cnp.NPY_DOUBLE:
+        raise TypeError(f"run(): dtype_num must be {cnp.NPY_FLOAT} (float32) or "
+                        f"{cnp.NPY_DOUBLE} (float64), got {dtype_num}")
+    if n < 0:
+        raise ValueError(f"run(): n must be >= 0, got {n}")
+    if reduce < 0 or reduce > 2:
+        raise ValueError(f"run(): reduce must be 0 (write out), 1 (sum) or 2 (both), "
+                         f"got {reduce}")
+    if reduce == 1:
+        if out is not None:
+            raise ValueError("run(): reduce=1 writes no output: out must be None")
+        if accumulate:
+            raise ValueError("run(): reduce=1 writes no output: accumulate must be False")
+    elif accumulate and out is None:
+        raise ValueError("run(): accumulate=True needs an out array to accumulate into")
+    if not isinstance(inputs, (tuple, list)):
+        raise TypeError(f"run(): inputs must be a tuple of ndarrays, got "
+                        f"{type(inputs).__name__}")
+    if not isinstance(program, (tuple, list)):
+        raise TypeError(f"run(): program must be a tuple of instructions, got "
+                        f"{type(program).__name__}")
+    nin = len(inputs)
+    nins = len(program)
+    if nins == 0:
+        raise ValueError("run(): empty program")
+    if nin > 1000000:
+        raise ValueError("run(): too many inputs")
+    itemsize = 4 if t == cnp.NPY_FLOAT else 8
+
+    scal = [_check_array(inputs[j], t, n, True, False, f"inputs[{j}]") for j in range(nin)]
+    nscal = sum(scal)
+    if out is not None:
+        _check_array(out, t, n, False, True, "out")
+        a = <cnp.ndarray>out
+        o0 = <uintptr_t>cnp.PyArray_DATA(a)
+        o1 = o0 + <uintptr_t>(n * itemsize)
+        for j in range(nin):
+            if scal[j] or n == 0:
+                continue
+            i0 = <uintptr_t>cnp.PyArray_DATA(<cnp.ndarray>inputs[j])
+            i1 = i0 + <uintptr_t>(n * itemsize)
+            if i0 != o0 and i0 < o1 and o0 < i1:
+                raise ValueError(f"run(): out partially overlaps inputs[{j}] (it may only be "
+                                 f"the very same memory, or not overlap at all)")
+
+    # ---- program ----
+    prog = <Instr*>malloc(nins * sizeof(Instr))
+    if prog == NULL:
+        raise MemoryError()
+    try:
+        for k in range(_NREGS):
+            written[k] = False
+        nregs = 0
+        for k in range(nins):
+            ins = program[k]
+            if not isinstance(ins, (tuple, list)) or len(ins) != 5:
+                raise ValueError(f"run(): instruction {k} must be a tuple "
+                                 f"(opcode, dst, a, b, c), got {ins!r}")
+            opv, dstv, av, bv, cv = ins
+            if isinstance(opv, bool) or not isinstance(opv, int):
+                raise TypeError(f"run(): instruction {k}: opcode must be an int, got "
+                                f"{type(opv).__name__}")
+            if opv < 0 or opv >= _NOPS:
+                raise ValueError(f"run(): instruction {k}: unknown opcode {opv}")
+            op = opv
+            if isinstance(dstv, bool) or not isinstance(dstv, int):
+                raise TypeError(f"run(): instruction {k}: dst must be an int, got "
+                                f"{type(dstv).__name__}")
+            if dstv < 0 or dstv >= _NREGS:
+                raise ValueError(f"run(): instruction {k}: dst = {dstv} is not a register "
+                                 f"(0..{_NREGS - 1})")
+            dst = dstv
+            prog[k].op = op
+            prog[k].dst = dst
+            prog[k].a = _ref(av, nin, "a", k)
+            prog[k].b = _ref(bv, nin, "b", k) if _ARITY[op] >= 2 else 0
+            prog[k].y = 0
+            prog[k].c = 0.0
+            prog[k].cm1 = 0.0
+            prog[k].kind = 0
+            if _ARITY[op] == 3 or _USES_C[op]:
+                if isinstance(cv, bool) or not isinstance(cv, (int, float)):
+                    raise TypeError(f"run(): instruction {k}: c must be a float, got "
+                                    f"{type(cv).__name__}")
+            if _ARITY[op] == 3:
+                if isinstance(cv, float):
+                    if not cv.is_integer():
+                        raise ValueError(f"run(): instruction {k} ({OPNAMES[op]}): c must "
+                                         f"hold the integer reference of the third operand, "
+                                         f"got {cv!r}")
+                    cv = int(cv)
+                prog[k].y = _ref(cv, nin, "c (third operand)", k)
+            if _USES_C[op]:
+                prog[k].c = float(cv)
+                if op == _POW_C:
+                    prog[k].kind = _pow_kind(prog[k].c, True)
+                elif op == _POW_C_BW:
+                    prog[k].cm1 = prog[k].c - 1.0
+                    prog[k].kind = -1 if prog[k].c == 0 else _pow_kind(prog[k].cm1, False)
+            # registers read must have been written by an earlier instruction
+            for j, r in enumerate((prog[k].a, prog[k].b, prog[k].y)[:_ARITY[op]]):
+                if r >= 0 and not written[r]:
+                    raise ValueError(f"run(): instruction {k} ({OPNAMES[op]}) reads register "
+                                     f"{r} before any instruction wrote it")
+            written[dst] = True
+            if dst + 1 > nregs:
+                nregs = dst + 1
+        last = prog[nins - 1].dst
+
+        # ---- output ----
+        if out is None and reduce != 1:
+            out = cnp.PyArray_EMPTY(1, &n, t, 0)
+
+        # ---- scratch: registers + one fill buffer per scalar input, 64-byte aligned ----
+        cap = n if n < _BLOCK else _BLOCK
+        cap = (cap + 15) & ~(<npy_intp>15)
+        if cap == 0:
+            cap = 16
+        # register stride: a 64-byte multiple but not a 4 KiB one (+ 320 bytes): registers
+        # 2 KiB apart in address bits 0..11 would make every load of one instruction wait
+        # on the previous stores to another register ("4K aliasing"), ~2x slower loops
+        cap += 320 // itemsize
+        mem = <char*>malloc((nregs + nscal) * cap * itemsize + 64)
+        ibase = <char**>malloc((nin + 1) * sizeof(char*))
+        istep = <npy_intp*>malloc((nin + 1) * sizeof(npy_intp))
+        if mem == NULL or ibase == NULL or istep == NULL:
+            raise MemoryError()
+        regs = <char*>((<uintptr_t>mem + 63) & ~(<uintptr_t>63))
+        p = regs + nregs * cap * itemsize
+        for j in range(nin):
+            a = <cnp.ndarray>inputs[j]
+            if scal[j]:
+                if t == cnp.NPY_FLOAT:
+                    _k_fill((<float*>cnp.PyArray_DATA(a))[0], <float*>p, cap)
+                else:
+                    _k_fill((<double*>cnp.PyArray_DATA(a))[0], <double*>p, cap)
+                ibase[j] = p
+                istep[j] = 0
+                p += cap * itemsize
+            else:
+                ibase[j] = <char*>cnp.PyArray_DATA(a)
+                istep[j] = 1
+
+        cx.prog = prog
+        cx.nins = <int>nins
+        cx.last = last
+        cx.ibase = ibase
+        cx.istep = istep
+        cx.cap = cap
+        cx.out = NULL if reduce == 1 else <char*>cnp.PyArray_DATA(<cnp.ndarray>out)
+        cx.direct = reduce != 1 and not accumulate
+        cx.acc = accumulate
+        cx.red = reduce != 0
+
+        if n >= _NOGIL_MIN:
+            ts = PyEval_SaveThread()
+        if t == cnp.NPY_FLOAT:
+            total = _range(&cx, <float*>regs, 0, n)
+        else:
+            total = _range(&cx, <double*>regs, 0, n)
+        if ts != NULL:
+            PyEval_RestoreThread(ts)
+    finally:
+        free(prog)
+        free(mem)
+        free(ibase)
+        free(istep)
+
+    if reduce == 0:
+        return out
+    if reduce == 1:
+        return total
+    return out, total
+
