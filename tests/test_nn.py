@@ -331,6 +331,15 @@ LAYERS = {
     "Identity": (lambda n: n.Identity(), (3,)),
     "Dropout_eval": (lambda n: n.Dropout(0.3).eval(), (3, 4)),
     "MLP": (lambda n: n.Sequential(n.Linear(4, 8), n.Tanh(), n.Linear(8, 8), n.ReLU(), n.Linear(8, 2)), (6, 4)),
+    "SiLU": (lambda n: n.SiLU(), (3, 4)),
+    "Softplus": (lambda n: n.Softplus(beta=2), (3, 4)),
+    "ELU": (lambda n: n.ELU(0.5), (3, 4)),
+    "LogSigmoid": (lambda n: n.LogSigmoid(), (3, 4)),
+    "LayerNorm": (lambda n: n.LayerNorm(4), (3, 4)),
+    "LayerNorm_2d_nobias": (lambda n: n.LayerNorm((2, 4), bias=False), (3, 2, 4)),
+    "BatchNorm1d": (lambda n: n.BatchNorm1d(4), (6, 4)),
+    "BatchNorm1d_3d": (lambda n: n.BatchNorm1d(2, momentum=None), (3, 2, 5)),
+    "BatchNorm1d_eval": (lambda n: n.BatchNorm1d(4).eval(), (6, 4)),
 }
 
 
@@ -352,6 +361,24 @@ def test_layer_vs_torch(name):
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-5, atol=1e-5)
     assert repr(ours) == repr(theirs)
     assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (k, u), (_, v) in zip(ours.state_dict().items(), theirs.state_dict().items()):
+        np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-5, atol=1e-6, err_msg=k)
+
+
+def test_embedding_vs_torch():
+    torch = torch_or_skip()
+    res = []
+    for T in (pad, torch):
+        e = T.nn.Embedding(5, 3, padding_idx=1)
+        with T.no_grad():
+            e.weight.copy_(T.tensor(np.arange(15, dtype=np.float32).reshape(5, 3) / 7))
+        e.weight.data[1] = 0 if T is torch else 0
+        out = e(T.tensor([[0, 1], [4, 4]]))
+        out.sum().backward()
+        res.append((repr(e), out.detach().numpy(), e.weight.grad.numpy(), type(out.grad_fn).__name__))
+    assert res[0][0] == res[1][0] and res[0][3] == res[1][3]
+    np.testing.assert_allclose(res[0][1], res[1][1])
+    np.testing.assert_allclose(res[0][2], res[1][2])
 
 
 LOSSES = {

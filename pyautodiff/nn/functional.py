@@ -6,11 +6,12 @@ from ..ops import nn_ops as _ops
 from ..ops.elementwise import relu as _relu, mul as _mul
 from ..ops.nn_ops import (softmax, log_softmax, linear, mse_loss, l1_loss, nll_loss, cross_entropy,
                           binary_cross_entropy, binary_cross_entropy_with_logits, dropout, one_hot, tanh,
-                          sigmoid)
+                          sigmoid, silu, softplus, elu, logsigmoid, embedding, layer_norm, batch_norm)
 
 __all__ = ["relu", "relu_", "softmax", "log_softmax", "linear", "mse_loss", "l1_loss", "nll_loss",
            "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "dropout", "one_hot",
-           "tanh", "sigmoid", "softmin", "leaky_relu", "hardtanh", "relu6", "normalize"]
+           "tanh", "sigmoid", "softmin", "leaky_relu", "hardtanh", "relu6", "normalize", "silu", "softplus", "elu",
+           "logsigmoid", "embedding", "layer_norm", "batch_norm"]
 
 
 def relu(input, inplace=False):

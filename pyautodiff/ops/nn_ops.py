@@ -27,7 +27,7 @@ __all__ = [
     "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "where", "cat", "concat",
     "concatenate", "stack", "abs", "absolute", "sqrt", "tanh", "sigmoid", "squeeze", "unsqueeze",
     "flatten", "swapaxes", "swapdims", "expand_copy", "addmm", "dropout", "square", "rsqrt",
-    "logsumexp", "return_types",
+    "logsumexp", "return_types", "layer_norm", "batch_norm", "embedding",
 ]
 
 _F32 = np.dtype(np.float32)
@@ -251,6 +251,246 @@ def hardtanh(input, min_val=-1.0, max_val=1.0):
     if min_val > max_val:
         raise ValueError("min_val cannot be greater than max_val")
     return HardtanhBackward0.apply(input, min_val, max_val)
+
+
+class SiluBackward0(Node):
+    def forward(self, a):
+        self.save(a)
+        with np.errstate(over="ignore"):
+            sig = (1 / (1 + np.exp(-a))).astype(a.dtype, copy=False)
+        self.sig = sig
+        return a * sig
+
+    def backward(self, g):
+        (a,) = self.saved
+        sig = self.sig
+        return g * sig * (1 + a * (1 - sig))
+
+
+class SoftplusBackward0(Node):
+    def forward(self, a, beta, threshold):
+        self.save(a)
+        self.beta, self.threshold = beta, threshold
+        z = a * a.dtype.type(beta)
+        with np.errstate(over="ignore"):
+            sp = (np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))) / a.dtype.type(beta)
+        return np.where(z > threshold, a, sp).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (a,) = self.saved
+        z = a * a.dtype.type(self.beta)
+        with np.errstate(over="ignore"):
+            sig = 1 / (1 + np.exp(-z))
+        return np.where(z > self.threshold, g, g * sig).astype(g.dtype, copy=False), None, None
+
+
+class EluBackward0(Node):
+    def forward(self, a, alpha):
+        self.save(a)
+        self.alpha = alpha
+        return np.where(a > 0, a, a.dtype.type(alpha) * np.expm1(np.minimum(a, 0))).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (a,) = self.saved
+        return np.where(a > 0, g, g * g.dtype.type(self.alpha) * np.exp(np.minimum(a, 0))).astype(
+            g.dtype, copy=False), None
+
+
+class LogSigmoidBackward0(Node):
+    def forward(self, a):
+        self.save(a)
+        return (np.minimum(a, 0) - np.log1p(np.exp(-np.abs(a)))).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        (a,) = self.saved
+        with np.errstate(over="ignore"):
+            return (g * (1 - 1 / (1 + np.exp(-a)))).astype(g.dtype, copy=False)
+
+
+def silu(input, inplace=False):
+    return SiluBackward0.apply(input)
+
+
+def softplus(input, beta=1.0, threshold=20.0):
+    return SoftplusBackward0.apply(input, beta, threshold)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    return EluBackward0.apply(input, alpha)
+
+
+def logsigmoid(input):
+    return LogSigmoidBackward0.apply(input)
+
+
+class EmbeddingBackward0(Node):
+    def forward(self, weight, idx, padding_idx):
+        self.idx = idx
+        self.wshape = weight.shape
+        self.padding_idx = padding_idx
+        return weight[idx]
+
+    def backward(self, g):
+        gw = np.zeros(self.wshape, dtype=g.dtype)
+        np.add.at(gw, self.idx.reshape(-1), g.reshape(-1, self.wshape[1]))
+        if self.padding_idx is not None:
+            gw[self.padding_idx] = 0
+        return gw, None, None
+
+
+def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0, scale_grad_by_freq=False,
+              sparse=False):
+    if input.dtype not in (_dtype.int64, _dtype.int32):
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following scalar types: "
+                           f"Long, Int; but got torch.{input.type().split('.')[-1]} instead (while checking "
+                           "arguments for embedding)")
+    idx = input._data
+    n = weight._data.shape[0]
+    if idx.size and (idx.min() < -n or idx.max() >= n):
+        raise IndexError("index out of range in self")
+    if padding_idx is not None and padding_idx < 0:
+        padding_idx += n
+    if max_norm is not None:
+        from ..autograd.grad_mode import no_grad
+        with no_grad():
+            w = weight._data
+            rows = np.unique(idx.reshape(-1))
+            norms = np.linalg.norm(w[rows].astype(np.float64), ord=norm_type, axis=1)
+            scale = np.where(norms > max_norm, max_norm / (norms + 1e-7), 1.0)
+            w[rows] = (w[rows] * scale[:, None]).astype(w.dtype)
+            weight._version[0] += 1
+    return EmbeddingBackward0.apply(weight, np.asarray(idx, dtype=np.int64), padding_idx)
+
+
+class NativeLayerNormBackward0(Node):
+    """layer_norm over the trailing dims `axes`, with optional affine weight/bias (shaped like those dims)."""
+    def forward(self, x, axes, weight, bias, eps):
+        self.axes = axes
+        acc = x.astype(_np_float(x), copy=False)
+        mean = acc.mean(axis=axes, keepdims=True)
+        c = acc - mean
+        var = (c * c).mean(axis=axes, keepdims=True)
+        rstd = 1 / np.sqrt(var + eps)
+        xhat = (c * rstd).astype(x.dtype, copy=False)
+        self.save(xhat, weight)
+        self.rstd = rstd.astype(x.dtype, copy=False)
+        out = xhat
+        if weight is not None:
+            out = out * weight
+        if bias is not None:
+            out = out + bias
+        return out if out is not xhat else xhat.copy()
+
+    def backward(self, g):
+        xhat, w = self.saved
+        axes = self.axes
+        gw = gb = None
+        red = tuple(range(g.ndim - len(axes)))
+        if w is not None and self.needs_input_grad(2):
+            gw = (g * xhat).sum(axis=red) if red else g * xhat
+        if self.needs_input_grad(3):
+            gb = g.sum(axis=red) if red else g.copy()
+        gx = None
+        if self.needs_input_grad(0):
+            gxh = g * w if w is not None else g
+            n = 1
+            for a in axes:
+                n *= g.shape[a]
+            m1 = gxh.mean(axis=axes, keepdims=True)
+            m2 = (gxh * xhat).mean(axis=axes, keepdims=True)
+            gx = (self.rstd * (gxh - m1 - xhat * m2)).astype(g.dtype, copy=False)
+        return gx, None, gw, gb, None
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(normalized_shape)
+    x = input._data
+    k = len(normalized_shape)
+    if x.shape[x.ndim - k:] != normalized_shape or k == 0:
+        raise RuntimeError(f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+                           f"[*, {', '.join(str(s) for s in normalized_shape)}], but got input of size"
+                           f"{list(x.shape)}")
+    axes = tuple(range(x.ndim - k, x.ndim))
+    return NativeLayerNormBackward0.apply(input, axes, weight, bias, eps)
+
+
+class NativeBatchNormBackward0(Node):
+    """batch_norm over the batch dim and any trailing dims (features on dim 1)."""
+    def forward(self, x, rmean, rvar, weight, bias, training, momentum, eps, rm_t, rv_t):
+        axes = (0,) + tuple(range(2, x.ndim))
+        self.axes = axes
+        self.training = training
+        shape = [1] * x.ndim
+        shape[1] = x.shape[1]
+        shape = tuple(shape)
+        self.bshape = shape
+        if training:
+            acc = x.astype(_np_float(x), copy=False)
+            mean = acc.mean(axis=axes, keepdims=True)
+            c = acc - mean
+            var = (c * c).mean(axis=axes, keepdims=True)
+            n = x.size // x.shape[1]
+            if rmean is not None:
+                m = momentum
+                rmean *= (1 - m)
+                rmean += (m * mean.reshape(-1)).astype(rmean.dtype)
+                rm_t[0] += 1
+            if rvar is not None:
+                m = momentum
+                unbiased = var.reshape(-1) * (n / (n - 1) if n > 1 else np.nan)
+                rvar *= (1 - m)
+                rvar += (m * unbiased).astype(rvar.dtype)
+                rv_t[0] += 1
+            rstd = 1 / np.sqrt(var + eps)
+        else:
+            mean = rmean.reshape(shape).astype(_np_float(x))
+            c = x.astype(_np_float(x), copy=False) - mean
+            rstd = 1 / np.sqrt(rvar.reshape(shape).astype(_np_float(x)) + eps)
+        xhat = (c * rstd).astype(x.dtype, copy=False)
+        self.rstd = rstd.astype(x.dtype, copy=False)
+        self.save(xhat, weight)
+        out = xhat
+        if weight is not None:
+            out = out * weight.reshape(shape)
+        if bias is not None:
+            out = out + bias.reshape(shape)
+        return out if out is not xhat else xhat.copy()
+
+    def backward(self, g):
+        xhat, w = self.saved
+        axes = self.axes
+        gw = gb = gx = None
+        if w is not None and self.needs_input_grad(3):
+            gw = (g * xhat).sum(axis=axes)
+        if self.needs_input_grad(4):
+            gb = g.sum(axis=axes)
+        if self.needs_input_grad(0):
+            gxh = g * w.reshape(self.bshape) if w is not None else g
+            if self.training:
+                m1 = gxh.mean(axis=axes, keepdims=True)
+                m2 = (gxh * xhat).mean(axis=axes, keepdims=True)
+                gx = self.rstd * (gxh - m1 - xhat * m2)
+            else:
+                gx = self.rstd * gxh
+            gx = gx.astype(g.dtype, copy=False)
+        return gx, None, None, gw, gb, None, None, None, None, None
+
+
+def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1,
+               eps=1e-5):
+    x = input._data
+    if training:
+        n = x.size // x.shape[1] if x.ndim > 1 and x.shape[1] else 0
+        if n <= 1:
+            raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                             f"{input.size()}")
+    rm = running_mean._data if running_mean is not None else None
+    rv = running_var._data if running_var is not None else None
+    return NativeBatchNormBackward0.apply(input, rm, rv, weight, bias, training, momentum, eps,
+                                          running_mean._version if rm is not None else None,
+                                          running_var._version if rv is not None else None)
 
 
 def _unary_float(a):
@@ -1039,16 +1279,15 @@ class AddmmBackward0(Node):
 
     def backward(self, g):
         m1, m2 = self.saved
-        nf = self.next_functions
         alpha, beta = self.alpha, self.beta
         gb = g1 = g2 = None
-        if nf[0][0] is not None:
+        if self.needs_input_grad(0):
             gb = g if beta == 1 else g * beta
-        if nf[1][0] is not None:
+        if self.needs_input_grad(1):
             g1 = g @ m2.T
             if alpha != 1:
                 g1 *= alpha
-        if nf[2][0] is not None:
+        if self.needs_input_grad(2):
             g2 = m1.T @ g
             if alpha != 1:
                 g2 *= alpha
@@ -1065,13 +1304,12 @@ class _LinearAddmm(Node):
 
     def backward(self, g):
         x, w = self.saved
-        nf = self.next_functions
         gb = gx = gw = None
-        if nf[0][0] is not None:
+        if self.needs_input_grad(0):
             gb = g.sum(axis=0)
-        if nf[1][0] is not None:
+        if self.needs_input_grad(1):
             gx = g @ w
-        if nf[2][0] is not None:
+        if self.needs_input_grad(2):
             gw = g.T @ x
         return gb, gx, gw
 
