@@ -204,7 +204,29 @@ class MulBackward0(Node):
         return _mul_grad(g, b), _mul_grad(g, a), None
 
 
+def _bscalar(g):
+    """The single value of a broadcast scalar gradient (e.g. from mean/sum), or None.
+    Such gradients stay broadcast views: numpy is slow on them and they need no memory."""
+    if type(g) is np.ndarray and g.ndim and not any(g.strides):
+        return g[(0,) * g.ndim]
+    return None
+
+
+def _dense(g):
+    """g as a C-contiguous array the kernels take (a broadcast scalar is filled in one pass)."""
+    v = _bscalar(g)
+    if v is None:
+        return g
+    out = np.empty(g.shape, g.dtype)
+    if K.fill(v, out, False) is None:
+        out[...] = v
+    return out
+
+
 def _scale(g, s):
+    v = _bscalar(g)
+    if v is not None:
+        return np.broadcast_to(np.multiply(v, s, dtype=g.dtype), g.shape)
     if g.size >= FUSE_MIN:
         r = fusion.unary(F.MUL_C, g, s)
         if r is not None:
@@ -221,6 +243,7 @@ def _mul_grad(g, other):
             return r
         g = _m(g)
         other = _m(other)
+    g = _dense(g)
     if g.shape == other.shape:
         out = K.mul_backward(g, other)
         if out is not None:
@@ -229,6 +252,9 @@ def _mul_grad(g, other):
 
 
 def _neg(g):
+    v = _bscalar(g)
+    if v is not None:
+        return np.broadcast_to(-v, g.shape)
     if g.size >= FUSE_MIN:
         r = fusion.unary(F.NEG, g)
         if r is not None:
@@ -273,9 +299,12 @@ class DivBackward0(Node):
                 if r is not None:
                     return r, None, None
             g = _m(g)
+            v = _bscalar(g)
+            if v is not None:
+                return np.broadcast_to(np.true_divide(v, saved[0], dtype=g.dtype), g.shape), None, None
             out = K.div_scalar_backward(g, saved[0])
             return (g / saved[0] if out is None else out), None, None
-        g = _m(g)
+        g = _dense(_m(g))
         a, b = _m(saved[0]), _m(saved[1])
         ga = gb = None
         if self.needs_input_grad(0):
@@ -350,6 +379,7 @@ class PowBackward0(Node):
                 return r, None, None
             g = _m(g)
             x = _m(x)
+        g = _dense(g)
         if g.shape == x.shape:
             out = K.pow_scalar_backward(g, x, e)
             if out is not None:
@@ -463,6 +493,7 @@ class ReluBackward0(Node):
                 return r
             g = _m(g)
             y = _m(y)
+        g = _dense(g)
         out = K.relu_backward(g, y) if g.shape == y.shape else None
         if out is None:
             out = np.where(y > 0, g, 0).astype(g.dtype, copy=False)
