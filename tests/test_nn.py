@@ -463,3 +463,24 @@ def test_clip_grad_norm_vs_torch():
         np.testing.assert_allclose(a, b, rtol=1e-6)
     for a, b in zip(out[1], out[3]):
         np.testing.assert_allclose(a, b)
+
+
+# ------------------------------------------------------------------------------------------- the example
+def test_train_digits_example(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "train_digits.py")
+    spec = importlib.util.spec_from_file_location("train_digits", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ckpt = str(tmp_path / "digits.pt")
+    r1 = mod.main(["--epochs", "4", "--quiet", "--checkpoint", ckpt])
+    out = capsys.readouterr().out
+    assert "pyautodiff: test accuracy" in out and r1["accuracy"] > 0.9
+    ck = pad.load(ckpt)
+    assert {"epoch", "model_state_dict", "optimizer_state_dict", "loss"} <= set(ck)
+    assert ck["epoch"] == 2 and list(ck["model_state_dict"]) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"]
+    # same seed, same run: resuming from the checkpoint is deterministic
+    r2 = mod.main(["--epochs", "4", "--quiet", "--checkpoint", ckpt])
+    assert r2["accuracy"] == r1["accuracy"] and r2["loss"] == r1["loss"]
