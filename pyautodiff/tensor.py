@@ -309,7 +309,7 @@ class Tensor(_G.TensorBase):
     def __iter__(self):
         if self._raw.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self._raw.shape[0]))
+        return _idx.unbind_rows(self)
 
     def __hash__(self):
         return id(self)
@@ -559,6 +559,15 @@ class Tensor(_G.TensorBase):
 
     @property
     def T(self):
+        nd = self._raw.ndim
+        if nd != 2 and (nd == 0) not in _T_WARNED:  # once per process, as torch's TORCH_WARN_ONCE
+            _T_WARNED.add(nd == 0)
+            warnings.warn("Tensor.T is deprecated on 0-D tensors. This function is the identity in these cases."
+                          if nd == 0 else
+                          "The use of `x.T` on tensors of dimension other than 2 to reverse their shape is "
+                          "deprecated and it will throw an error in a future release. Consider `x.mT` to transpose "
+                          "batches of matrices or `x.permute(*pyautodiff.arange(x.ndim - 1, -1, -1))` to reverse "
+                          "the dimensions of a tensor.", UserWarning, stacklevel=2)
         return _shape.permute_reverse(self)  # PermuteBackward0 for 2-D too, as torch
 
     def permute(self, *dims):
@@ -780,6 +789,7 @@ class Tensor(_G.TensorBase):
         return self
 
 
+_T_WARNED = set()
 _META_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
                "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
                "bool": "bool"}  # torch's C++ type names, in messages

@@ -138,7 +138,19 @@ def _index_message(e, a, index):
 
 
 _NODES = {name: type(name, (_Index,), {})
-          for name in ("SelectBackward0", "SliceBackward0", "UnsqueezeBackward0", "AliasBackward0")}
+          for name in ("SelectBackward0", "SliceBackward0", "UnsqueezeBackward0", "AliasBackward0",
+                       "UnbindBackward0")}
+
+
+def unbind_rows(t):
+    """iter(t): its rows, made at once as torch's unbind(0) makes them (grad_fn UnbindBackward0)."""
+    node = _NODES["UnbindBackward0"]
+    rows = []
+    for i in range(t._data.shape[0]):
+        r = node.apply(t, (i, Ellipsis))
+        r._version = t._version  # views
+        rows.append(r)
+    return iter(rows)
 
 
 def getitem(t, index):
