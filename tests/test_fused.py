@@ -242,6 +242,20 @@ def test_random_programs_accumulate_and_alias(case):
             assert_same_bits(mine[j], K.add(inputs[j].reshape(-1), want))
 
 
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cases(max_len=5), st.one_of(st.integers(F.MIN_BLOCK, BLOCK),
+                                   st.sampled_from([F.MIN_BLOCK, F.MIN_BLOCK + 1, BLOCK])))
+def test_results_do_not_depend_on_the_block_size(case, block):
+    dt, n, scalar, seed, program = case
+    rng = np.random.default_rng(seed)
+    inputs = make_inputs(rng, n, dt, scalar)
+    want = ref_run(program, inputs, n, dt)
+    got, total = F.run(program, inputs, n, NUM[dt], reduce=2, block=block)
+    assert_same_bits(got, want)
+    assert_same_sum(total, K.sum(want))
+
+
 # --------------------------------------------------------------------------------------------
 # every opcode, every constant, deterministic
 # --------------------------------------------------------------------------------------------
@@ -408,7 +422,7 @@ def test_module_constants():
     assert len(set(F.OPCODES.values())) == len(names)
     for nm in names:
         assert getattr(F, nm) == F.OPCODES[nm] and F.OPNAMES[F.OPCODES[nm]] == nm
-    assert F.NREGS == 32 and 128 <= F.BLOCK and F.BLOCK % 8 == 0
+    assert F.NREGS == 32 and F.MIN_BLOCK == 128 and F.BLOCK >= F.MIN_BLOCK
     assert F.NOGIL_MIN_SIZE == K.NOGIL_MIN_SIZE
 
 
@@ -436,6 +450,8 @@ BAD = [
     (P1, (X,), 10, 7, {}, TypeError, "dtype_num"),
     (P1, (X,), -1, 12, {}, ValueError, "n must be"),
     (P1, (X,), 10, 12, {"reduce": 3}, ValueError, "reduce"),
+    (P1, (X,), 10, 12, {"block": 127}, ValueError, "block must be"),
+    (P1, (X,), 10, 12, {"block": F.BLOCK + 1}, ValueError, "block must be"),
     (P1, (X,), 10, 12, {"reduce": 1, "out": np.zeros(10)}, ValueError, "out must be None"),
     (P1, (X,), 10, 12, {"reduce": 1, "accumulate": True}, ValueError, "accumulate"),
     (P1, (X,), 10, 12, {"accumulate": True}, ValueError, "accumulate"),
