@@ -621,7 +621,7 @@ def _max_min(input, dim, keepdim, other, is_max):
     values = (MaxBackward0 if is_max else MinBackward0).apply(input, d, keepdim, idx)
     indices = idx if keepdim or not a.ndim else np.squeeze(idx, axis=d)
     cls = return_types.max if is_max else return_types.min
-    return cls(values, _wrap(np.ascontiguousarray(indices, dtype=np.int64)))
+    return cls(values, _wrap(np.array(indices, dtype=np.int64, order="C")))
 
 
 def _arg(a, d, is_max, keepdims):
