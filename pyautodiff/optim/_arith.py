@@ -36,9 +36,21 @@ def _scratch(shape):
     return b
 
 
+try:  # a compiled fused multiply-add (C99 fmaf), when the kernels provide one
+    from .._C import K as _K
+    _K_FMA_SCALAR = getattr(_K, "fma_scalar", None)  # fma_scalar(a, s, c, out): out = fma(a, s, c)
+except Exception:  # pragma: no cover - the kernels always import with the package
+    _K_FMA_SCALAR = None
+
+
 def fma(a, b, c, out):
     """out = a * b + c with one rounding (float32).  a and c are arrays shaped like out, b an array or a
     Python/numpy scalar.  `out` may alias `a` or `c`."""
+    if _K_FMA_SCALAR is not None and type(a) is np.ndarray and type(b) is not np.ndarray \
+            and a.dtype == out.dtype == c.dtype and a.flags.c_contiguous and c.flags.c_contiguous \
+            and out.flags.c_contiguous and a.shape == c.shape == out.shape:
+        _K_FMA_SCALAR(a, float(out.dtype.type(b)), c, out)
+        return out
     if out.dtype != _F32:
         _add(_multiply(a, b), c, out=out)
         return out
