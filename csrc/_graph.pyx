@@ -280,6 +280,9 @@ cdef class AccumulateGrad(Node):
         self._next = ()
         self._meta = []
 
+    def name(self):
+        return "torch::autograd::AccumulateGrad"
+
     cdef accumulate(self, grad, bint exclusive):
         """exclusive: the engine holds the only reference to `grad`, so it may be adopted."""
         cdef TensorBase var = self.variable

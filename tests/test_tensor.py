@@ -507,8 +507,6 @@ def test_next_functions_structure():
     assert mul.name() == "MulBackward0"
 
 
-@pytest.mark.xfail(strict=True, reason="AccumulateGrad.name() (csrc/_graph.pyx) returns 'AccumulateGrad'; "
-                   "torch's is 'torch::autograd::AccumulateGrad' (as CopySlices' is 'torch::autograd::CopySlices')")
 def test_accumulate_grad_name_vs_torch(torch):
     p = (pad.ones(2, requires_grad=True) * 2).grad_fn.next_functions[0][0]
     t = (torch.ones(2, requires_grad=True) * 2).grad_fn.next_functions[0][0]
