@@ -13,6 +13,8 @@ operations in both libraries, so numpy's float32 ufuncs already agree bit for bi
 float64 tensors use plain (unfused) numpy operations: their results may differ from torch in the
 last bit.
 """
+import threading
+
 import numpy as np
 
 _F32 = np.dtype(np.float32)
@@ -21,18 +23,21 @@ _LOW29 = np.uint64((1 << 29) - 1)
 _HALF29 = np.uint64(1 << 28)
 
 
-_SCRATCH = {}
+_TLS = threading.local()  # per-thread scratch buffers (numpy releases the GIL inside ufuncs)
 _multiply, _add, _bitwise_and, _equal, _copyto = np.multiply, np.add, np.bitwise_and, np.equal, np.copyto
 
 
 def _scratch(shape):
     """Reusable float64 / uint64 / bool work buffers per shape (an optimizer updates the same shapes
     every step)."""
-    b = _SCRATCH.get(shape)
+    cache = getattr(_TLS, "cache", None)
+    if cache is None:
+        cache = _TLS.cache = {}
+    b = cache.get(shape)
     if b is None:
-        if len(_SCRATCH) > 256:
-            _SCRATCH.clear()
-        b = _SCRATCH[shape] = (np.empty(shape, _F64), np.empty(shape, np.uint64), np.empty(shape, bool))
+        if len(cache) > 256:
+            cache.clear()
+        b = cache[shape] = (np.empty(shape, _F64), np.empty(shape, np.uint64), np.empty(shape, bool))
     return b
 
 
