@@ -3,7 +3,6 @@ nn.Parameter, containers, nn.init, and every layer and loss against PyTorch on f
 import copy
 import math
 import pickle
-import warnings
 from collections import OrderedDict
 
 import numpy as np

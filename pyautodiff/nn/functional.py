@@ -1,9 +1,6 @@
 """torch.nn.functional: the functional forms of the layers, activations and losses."""
-import numpy as np
-
-from ..tensor import Tensor
 from ..ops import nn_ops as _ops
-from ..ops.elementwise import relu as _relu, mul as _mul
+from ..ops.elementwise import relu as _relu
 from ..ops.nn_ops import (softmax, log_softmax, linear, mse_loss, l1_loss, nll_loss, cross_entropy,
                           binary_cross_entropy, binary_cross_entropy_with_logits, dropout, one_hot, tanh,
                           sigmoid, silu, softplus, elu, logsigmoid, embedding, layer_norm, batch_norm)

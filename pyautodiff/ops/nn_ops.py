@@ -9,14 +9,12 @@ Every op is one Node subclass named as torch names its grad_fn.  Forward and bac
 arrays; BLAS work (addmm) goes through numpy's matmul.
 """
 import builtins
-import math
 import warnings
 
 import numpy as np
 
 from .. import _dtype
 from ..autograd.graph import Node
-from ..autograd.grad_mode import STATE as _GRAD
 from ..tensor import Tensor, Size, _wrap_dim
 from . import shape as _shape
 from .elementwise import result_dtype, mul as _mul, sub as _sub, to_dtype as _to_dtype

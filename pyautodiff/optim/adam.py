@@ -1,7 +1,6 @@
 """optim.Adam: torch's single-tensor (for-loop) update, step for step, on the float32 arrays."""
 import numpy as np
 
-from .. import _dtype
 from ..tensor import Tensor
 from .optimizer import Optimizer, _closure_loss, _to_scalar
 from . import _arith

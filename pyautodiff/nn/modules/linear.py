@@ -1,8 +1,6 @@
 """nn.Linear and nn.Identity."""
 import math
 
-from ... import _dtype
-from ...tensor import Tensor
 from ...creation import empty
 from ..parameter import Parameter
 from .. import init

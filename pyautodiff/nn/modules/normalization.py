@@ -1,8 +1,6 @@
 """nn.LayerNorm, nn.BatchNorm1d and nn.Embedding."""
 import numbers
 
-import numpy as np
-
 from ... import _dtype
 from ...creation import empty, zeros, ones, tensor
 from ...autograd.grad_mode import no_grad

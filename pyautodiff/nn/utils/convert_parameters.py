@@ -1,6 +1,4 @@
 """parameters_to_vector / vector_to_parameters."""
-import numpy as np
-
 from ...tensor import Tensor
 
 

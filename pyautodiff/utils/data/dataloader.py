@@ -1,9 +1,7 @@
 """DataLoader: batches of samples from a Dataset (single process)."""
-import numpy as np
-
 from ...tensor import Tensor
 from .dataset import IterableDataset, TensorDataset
-from .sampler import Sampler, SequentialSampler, RandomSampler, BatchSampler
+from .sampler import SequentialSampler, RandomSampler, BatchSampler
 from ._collate import default_collate, default_convert
 
 __all__ = ["DataLoader", "default_collate", "default_convert", "get_worker_info"]

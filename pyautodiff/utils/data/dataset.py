@@ -3,10 +3,6 @@ import bisect
 import math
 import warnings
 
-import numpy as np
-
-from ...tensor import Tensor
-
 __all__ = ["Dataset", "IterableDataset", "TensorDataset", "Subset", "ConcatDataset", "random_split"]
 
 

@@ -1,8 +1,6 @@
 """Samplers: which dataset indices a DataLoader visits, and in which order."""
 import numpy as np
 
-from ...tensor import Tensor
-
 __all__ = ["Sampler", "SequentialSampler", "RandomSampler", "SubsetRandomSampler", "BatchSampler"]
 
 
