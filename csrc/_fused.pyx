@@ -3,12 +3,12 @@
 
 A chain of elementwise ops (``3 * (x + 1) ** 2``, optionally followed by a sum) is given as a
 small register program and evaluated block by block: each block of at most ``BLOCK`` elements
-runs every instruction on L1/L2-resident registers, so each input is read from memory once,
+(2048; fewer when the program uses many registers) runs every instruction on L1/L2-resident registers, so each input is read from memory once,
 the output written once (or never, for a reduction) and no intermediate array exists.
 
 API::
 
-    run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False)
+    run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False, block=0)
 
 * ``inputs``: tuple (or list) of numpy ndarrays, all of dtype ``dtype_num`` (numpy type number
   ``NPY_FLOAT`` = 11 for float32 or ``NPY_DOUBLE`` = 12 for float64), C-contiguous, aligned,
@@ -17,7 +17,8 @@ API::
 * ``program``: non-empty tuple (or list) of instructions ``(opcode, dst, a, b, c)``.  ``dst`` is
   a register 0..NREGS-1 (NREGS = 32).  ``a``, ``b`` are operand references: ``r >= 0`` is
   register r, ``r < 0`` is input ``-r - 1`` (input 0 is -1, input 1 is -2, ...).  ``c`` is a
-  float constant.  The operand fields an opcode does not use are ignored (any value).  An
+  float constant.  opcode, dst, a, b are Python ints; c a Python float or int.  The operand
+  fields an opcode does not use are ignored (any value).  An
   instruction may read its own ``dst`` register (``(ADD_C, 0, 0, 0, 1.0)``: r0 += 1).
 * result = register ``dst`` of the LAST instruction.
   ``reduce=0``: written to ``out`` (``out = result``, or ``out += result`` with
@@ -47,11 +48,15 @@ float first and compute in float32, exactly as ``_kernels`` does)::
     RDIV_C_BW  -(a * c) * (r * r), r = 1 / b          (_kernels.rdiv_scalar_backward, a=g, b=x)
     DIV_BW_B   -a * ((b / y) / y)        (_kernels.div_backward_b, a = g, b = x, and the
                divisor y is a THIRD operand reference carried in c: int(c), e.g. -3.0 = input 2)
-    EXP        exp(a)   (C exp / expf)    LOG        log(a)   (C log / logf)
+    EXP        exp(a)   (np.exp's loop)   LOG        log(a)   (np.log's loop)
 
 Every opcode's loop is the corresponding ``_kernels`` loop (same formula, same order of
 operations, same dtype), so a fused chain gives exactly the bits of running the ops one by one
-(EXP / LOG have no ``_kernels`` counterpart: they are libm's exp/log, within 1 ulp of numpy's).
+(EXP / LOG have no ``_kernels`` counterpart: they run numpy's own np.exp / np.log inner loops,
+so they give np.exp's / np.log's bits -- ``EXP_LOG_FROM_NUMPY`` is True -- or, should those
+loops not be found or not reproduce np.exp / np.log at import, libm's exp / log, then
+``EXP_LOG_FROM_NUMPY`` is False and they are within 1 ulp of the exact value, not of numpy's
+float32 SIMD exp / log, which are up to ~2-3 ulp off).
 
 Blocking: the array is split exactly as ``_kernels.sum``'s pairwise recursion splits it
 (``m = (n >> 1) & ~7`` until a range has at most ``block`` elements), each such range is one
@@ -292,6 +297,39 @@ cdef void _k_relu(const real* a, real* o, Py_ssize_t n) noexcept nogil:
     for i in range(n):
         x = a[i]
         o[i] = 0 if x < 0 else x
+
+
+# EXP / LOG: numpy's own inner loops of np.exp / np.log (the SIMD ones numpy picked for this
+# CPU at import), so that a fused EXP gives the bits the unfused np.exp gives -- and as fast:
+# libm's scalar expf is ~9x slower than numpy's AVX-512 loop.  Found at import (the first
+# 'f->f' / 'd->d' loop of the ufunc, the one np.exp(float32 array) runs) and checked against
+# np.exp / np.log on test values; libm's exp / log (below) are the fallback if that fails.
+
+ctypedef void (*_uloop_t)(char**, npy_intp*, npy_intp*, void*) noexcept nogil
+
+cdef _uloop_t _np_loop[4]      # [EXP float, EXP double, LOG float, LOG double]
+cdef void* _np_data[4]
+_np_loop[0] = _np_loop[1] = _np_loop[2] = _np_loop[3] = NULL
+
+
+cdef inline void _exp_log(const real* a, real* o, Py_ssize_t n, int which) noexcept nogil:
+    """which: 0 exp, 2 log"""
+    cdef char* args[2]
+    cdef npy_intp dims[1]
+    cdef npy_intp steps[2]
+    cdef int k = which + (0 if real is float else 1)
+    if _np_loop[k] != NULL:
+        if n > 0:
+            args[0] = <char*>a
+            args[1] = <char*>o
+            dims[0] = n
+            steps[0] = sizeof(real)
+            steps[1] = sizeof(real)
+            _np_loop[k](args, dims, steps, _np_data[k])
+    elif which == 0:
+        _k_exp(a, o, n)
+    else:
+        _k_log(a, o, n)
 
 
 cdef void _k_exp(const real* a, real* o, Py_ssize_t n) noexcept nogil:
@@ -594,9 +632,9 @@ cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
         elif op == _DIV_BW_B:
             _k_div_bw_b(a, _opnd(cx, regs, ins.b, lo), _opnd(cx, regs, ins.y, lo), o, n)
         elif op == _EXP:
-            _k_exp(a, o, n)
+            _exp_log(a, o, n, 0)
         elif op == _LOG:
-            _k_log(a, o, n)
+            _exp_log(a, o, n, 2)
         elif op == _RDIV_C_BW:
             _k_rdiv_scalar_bw(a, _opnd(cx, regs, ins.b, lo), <real>ins.c, o, n)
 
@@ -894,3 +932,62 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
         return total
     return out, total
 
+
+
+# ---- numpy's exp / log loops (see _exp_log) --------------------------------------------------
+
+cnp.import_ufunc()
+
+
+cdef bint _find_loop(object uf, int t, int k):
+    cdef cnp.ufunc u = <cnp.ufunc?>uf
+    cdef int i
+    if u.nin != 1 or u.nout != 1 or u.functions == NULL:
+        return False
+    for i in range(u.ntypes):
+        if u.types[2 * i] == t and u.types[2 * i + 1] == t:
+            _np_loop[k] = <_uloop_t><void*>u.functions[i]   # numpy's loops take no GIL
+            _np_data[k] = u.data[i]
+            return True
+    return False
+
+
+def _use_numpy_exp_log(bint enable=True):
+    """Point EXP / LOG at numpy's loops if they reproduce np.exp / np.log exactly on test
+    values (odd sizes, specials, small blocks); else (or with enable=False: tests) at libm's.
+    Sets and returns EXP_LOG_FROM_NUMPY."""
+    global EXP_LOG_FROM_NUMPY
+    import numpy as np
+    cdef int k
+    for k in range(4):
+        _np_loop[k] = NULL
+    ok = enable
+    for k, (uf, t) in enumerate(((np.exp, cnp.NPY_FLOAT), (np.exp, cnp.NPY_DOUBLE),
+                                 (np.log, cnp.NPY_FLOAT), (np.log, cnp.NPY_DOUBLE))):
+        ok = ok and _find_loop(uf, t, k)
+    if ok:
+        rng = np.random.default_rng(12345)
+        specials = [0.0, -0.0, 1.0, -1.0, float("nan"), float("inf"), float("-inf"), 1e-45,
+                    5e-324, 88.72, 89.0, -103.9, 709.7, 710.0, -745.2, 3.4e38, 1.7e308]
+        for dt in (np.float32, np.float64):
+            with np.errstate(all="ignore"):
+                x = np.concatenate([rng.uniform(-750, 750, 1000), rng.uniform(-5, 5, 1000),
+                                    np.exp(rng.uniform(-700, 700, 1000)), specials]).astype(dt)
+                for op, uf in ((_EXP, np.exp), (_LOG, np.log)):
+                    for n in (x.size, 1, 7, 33):
+                        got = run(((op, 0, -1, 0, 0.0),), (x[:n],), n, x.dtype.num,
+                                  block=128)
+                        want = uf(x[:n])
+                        it = np.uint32 if dt is np.float32 else np.uint64
+                        if not np.array_equal(got.view(it), want.view(it)):
+                            ok = False
+    if not ok:
+        for k in range(4):
+            _np_loop[k] = NULL
+    EXP_LOG_FROM_NUMPY = bool(ok)
+    return EXP_LOG_FROM_NUMPY
+
+
+# True: EXP / LOG run numpy's np.exp / np.log loops (bit-identical to them); False: libm's
+EXP_LOG_FROM_NUMPY = False
+_use_numpy_exp_log()
