@@ -17,7 +17,23 @@ import sys
 import tempfile
 import time
 
-import numpy as np
+
+def _threads_arg(argv):
+    for i, a in enumerate(argv):
+        if a == "--threads" and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith("--threads="):
+            return a.split("=", 1)[1]
+    return "1"
+
+
+if __name__ == "__main__":
+    # The matrices here are small (64x128): one BLAS thread is fastest, and on a busy machine extra BLAS
+    # threads spin and stall (5-20x slower epochs).  Must be set before numpy / torch load their BLAS.
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, _threads_arg(sys.argv[1:]))
+
+import numpy as np  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -33,6 +49,8 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=1e-3)
     p.add_argument("--checkpoint", default=None,
                    help="checkpoint path (default: a file in a temporary directory)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="math-library threads (default 1: fastest for these small matrices)")
     p.add_argument("--quiet", action="store_true", help="only print the final summary")
     return p.parse_args(argv)
 
@@ -116,6 +134,7 @@ def train_epochs(torch, model, optimizer, scheduler, loader, criterion, first, l
 def main(argv=None):
     args = parse_args(argv)
     torch = importlib.import_module(args.backend)
+    torch.set_num_threads(args.threads)
     nn, optim = torch.nn, torch.optim
     from importlib import import_module
     data = import_module(args.backend + ".utils.data")
