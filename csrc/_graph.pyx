@@ -116,6 +116,9 @@ cdef class Node:
     cdef public object _saved
     cdef public list _versions
     cdef public list _retain
+    cdef unsigned long _pass          # number of the backward pass that last visited this node
+    cdef long _deps                   # during a pass: consumers that have not sent their gradient
+    cdef object _gin                  # during a pass: the gradient received so far
     cdef dict __dict__
     cdef object __weakref__
     fuses = False  # True: forward/backward accept Lazy chains (pyautodiff.ops.fusion) as arrays
@@ -348,56 +351,75 @@ cdef inline object _fit(object g, tuple meta):
     return g
 
 
+cdef unsigned long _pass_counter = 0
+
+
 def run_backward(list roots, list root_grads, bint retain_graph=False, dict capture=None):
     """Propagate root_grads (ndarrays) from the root nodes down to the leaves, each node once,
     after all of its consumers (Kahn's order over dependency counts: iterative, so graphs of any
-    depth work).  capture (autograd.grad): {node: None}; the total gradient reaching each of
-    those nodes is stored there, and leaves' .grad are left alone."""
-    cdef dict deps = {}
+    depth work).  The counts and the gradients in flight live in C fields of the nodes, stamped
+    with this pass's number (no dicts).  capture (autograd.grad): {node: None}; the total gradient
+    reaching each of those nodes is stored there, and leaves' .grad are left alone."""
+    global _pass_counter
+    _pass_counter += 1
+    cdef unsigned long pid = _pass_counter
     cdef list stack = []
-    cdef Node node, nxt
-    cdef object c
+    cdef list visited = []
+    cdef Node node, e
     for r in roots:
-        if r not in deps:
-            deps[r] = 0
-            stack.append(r)
+        node = <Node>r
+        if node._pass != pid:
+            node._pass = pid
+            node._deps = 0
+            node._gin = None
+            visited.append(node)
+            stack.append(node)
     # 1. count the edges pointing at every node reachable from the roots
     while stack:
         node = <Node>stack.pop()
         for edge in node._next:
-            e = (<tuple>edge)[0]
-            if e is not None:
-                c = deps.get(e)
-                if c is None:
-                    deps[e] = 1
+            x = (<tuple>edge)[0]
+            if x is not None:
+                e = <Node>x
+                if e._pass != pid:
+                    e._pass = pid
+                    e._deps = 1
+                    e._gin = None
+                    visited.append(e)
                     stack.append(e)
                 else:
-                    deps[e] = <long>c + 1
+                    e._deps += 1
     # 2. run nodes whose consumers are all done
-    cdef dict grads = {}
+    cdef list ready = []
     for r, g in zip(roots, root_grads):
-        prev = grads.get(r)
-        grads[r] = g if prev is None else prev + g
-    cdef list ready = [r for r in grads if deps[r] == 0]
+        node = <Node>r
+        if node._gin is None:
+            node._gin = g
+        else:
+            node._gin = node._gin + g
+    for r in roots:
+        node = <Node>r
+        if node._deps == 0 and node._gin is not None and node not in ready:
+            ready.append(node)
     cdef bint prev_mode = _STATE.enabled
     cdef Py_ssize_t i, n
-    cdef long dcount
     cdef list meta
     cdef tuple nf
     _STATE.enabled = False  # backward computations never record a graph
     try:
         while ready:
             node = <Node>ready.pop()
-            grad = grads.pop(node, None)
+            grad = node._gin
+            node._gin = None
             nf = node._next
             if grad is None:
                 # no gradient reached this node: only release its inputs' dependency counts
                 for edge in nf:
-                    e = (<tuple>edge)[0]
-                    if e is not None:
-                        dcount = deps[e] - 1
-                        deps[e] = dcount
-                        if dcount == 0:
+                    x = (<tuple>edge)[0]
+                    if x is not None:
+                        e = <Node>x
+                        e._deps -= 1
+                        if e._deps == 0:
                             ready.append(e)
                 continue
             if node._retain is not None:
@@ -410,7 +432,7 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                 capture[node] = grad if prev is None else prev + grad
             if type(node) is AccumulateGrad:
                 if capture is None:
-                    # refcount 2: this local + the call's argument tuple-free borrowed ref
+                    # refcount 1: only this local holds the gradient, so .grad may adopt it
                     (<AccumulateGrad>node).accumulate(grad, Py_REFCNT(grad) == 1)
                 continue
             if node._versions is not None:
@@ -426,9 +448,10 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
             meta = node._meta
             n = len(nf)
             for i in range(n):
-                e = (<tuple>nf[i])[0]
-                if e is None:
+                x = (<tuple>nf[i])[0]
+                if x is None:
                     continue
+                e = <Node>x
                 g = (<tuple>in_grads)[i]
                 if g is not None:
                     if type(g) is not _ndarray and type(g) is not _Lazy:
@@ -436,18 +459,21 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                     m = meta[i]
                     if m is not None:
                         g = _fit(g, <tuple>m)
-                    prev = grads.get(e)
+                    prev = e._gin
                     if prev is None:
-                        grads[e] = g
+                        e._gin = g
                     else:
                         # a shared subexpression: a fresh sum (g may alias a saved buffer)
                         s = prev + g  # a Lazy sum when either side is a pending chain
-                        grads[e] = s if type(s) is _ndarray or type(s) is _Lazy else _asarray(s)
+                        e._gin = s if type(s) is _ndarray or type(s) is _Lazy else _asarray(s)
+                        s = None
+                    prev = None
                     g = None
-                dcount = deps[e] - 1
-                deps[e] = dcount
-                if dcount == 0:
+                e._deps -= 1
+                if e._deps == 0:
                     ready.append(e)
             in_grads = None
     finally:
         _STATE.enabled = prev_mode
+        for node in visited:  # nothing of this pass stays referenced (e.g. after an error)
+            node._gin = None

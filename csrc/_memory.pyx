@@ -11,7 +11,7 @@ total, exact sizes only.  Thread-safe (a lock: numpy may allocate without the GI
 """
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset, strncpy
-from cpython.pycapsule cimport PyCapsule_New
+from cpython.pycapsule cimport PyCapsule_New, PyCapsule_GetPointer
 
 cdef extern from "pythread.h":
     ctypedef void *PyThread_type_lock
@@ -31,6 +31,7 @@ cdef extern from "numpy/arrayobject.h":
         unsigned char version
         PyDataMemAllocator allocator
     object PyDataMem_SetHandler(object handler)
+    object PyDataMem_GetHandler()
 
 cimport numpy as cnp
 cnp.import_array()
@@ -46,6 +47,7 @@ cdef size_t hits = 0
 cdef size_t misses = 0
 cdef PyThread_type_lock lock = PyThread_allocate_lock()
 cdef PyDataMem_Handler handler
+cdef PyDataMemAllocator base  # numpy's handler as it was: small blocks go to it (its own cache)
 
 
 cdef void *_take(size_t size) noexcept nogil:
@@ -69,11 +71,13 @@ cdef void *_take(size_t size) noexcept nogil:
 
 cdef void *_malloc(void *ctx, size_t size) noexcept nogil:
     cdef void *p
-    if size >= min_bytes and max_bytes:
+    if size < min_bytes:
+        return base.malloc(base.ctx, size)
+    if max_bytes:
         p = _take(size)
         if p != NULL:
             return p
-    return malloc(size if size else 1)
+    return malloc(size)
 
 
 cdef void *_calloc(void *ctx, size_t nelem, size_t elsize) noexcept nogil:
@@ -81,16 +85,18 @@ cdef void *_calloc(void *ctx, size_t nelem, size_t elsize) noexcept nogil:
     cdef void *p
     if elsize and size // elsize != nelem:
         return NULL  # overflow
-    if size >= min_bytes and max_bytes:
+    if size < min_bytes:
+        return base.calloc(base.ctx, nelem, elsize)
+    if max_bytes:
         p = _take(size)
         if p != NULL:
             memset(p, 0, size)  # one pass, still far cheaper than faulting fresh pages in
             return p
-    return calloc(nelem if nelem else 1, elsize if elsize else 1)
+    return calloc(nelem, elsize)
 
 
 cdef void *_realloc(void *ctx, void *ptr, size_t new_size) noexcept nogil:
-    return realloc(ptr, new_size if new_size else 1)
+    return base.realloc(base.ctx, ptr, new_size)  # every block came from malloc: any realloc fits
 
 
 cdef void _free(void *ctx, void *ptr, size_t size) noexcept nogil:
@@ -98,7 +104,10 @@ cdef void _free(void *ctx, void *ptr, size_t size) noexcept nogil:
     cdef int i
     if ptr == NULL:
         return
-    if size >= min_bytes and max_bytes and size <= max_bytes:
+    if size < min_bytes:
+        base.free(base.ctx, ptr, size)
+        return
+    if max_bytes and size <= max_bytes:
         PyThread_acquire_lock(lock, 1)
         if cached_bytes + size <= max_bytes:
             for i in range(SLOTS):
@@ -138,8 +147,10 @@ cdef object _installed = None
 def set_buffer_cache(size_t max_cached_bytes, size_t min_block_bytes=1 << 20):
     """Cache up to `max_cached_bytes` of freed numpy buffers of at least `min_block_bytes` each.
     0 turns caching off (and frees what is cached).  Installs the handler on first use."""
-    global max_bytes, min_bytes, _installed
+    global max_bytes, min_bytes, _installed, base
     if _installed is None:
+        prev = PyDataMem_GetHandler()
+        base = (<PyDataMem_Handler *>PyCapsule_GetPointer(prev, b"mem_handler")).allocator
         _installed = PyDataMem_SetHandler(_capsule)
     max_bytes = max_cached_bytes
     min_bytes = min_block_bytes if min_block_bytes else 1

@@ -204,6 +204,24 @@ class MulBackward0(Node):
         return _mul_grad(g, b), _mul_grad(g, a), None
 
 
+_SMALL = 4096  # elements: below this a one-value gradient is stored densely (kernels take it as is)
+
+
+def expand_scalar(v, shape, dtype):
+    """A gradient that is the one value `v` everywhere in `shape`: dense when small, a zero-stride
+    view when large (no memory; fused chains and the broadcast-aware backward take it so)."""
+    if not shape:
+        return np.array(v, dtype)
+    n = 1
+    for d in shape:
+        n *= d
+    if n <= _SMALL:
+        out = np.empty(shape, dtype)
+        out.fill(v)
+        return out
+    return np.ndarray(shape, dtype, buffer=np.array(v, dtype), strides=(0,) * len(shape))
+
+
 def _bscalar(g):
     """The single value of a broadcast scalar gradient (e.g. from mean/sum), or None.
     Such gradients stay broadcast views: numpy is slow on them and they need no memory."""
@@ -226,7 +244,7 @@ def _dense(g):
 def _scale(g, s):
     v = _bscalar(g)
     if v is not None:
-        return np.broadcast_to(np.multiply(v, s, dtype=g.dtype), g.shape)
+        return expand_scalar(np.multiply(v, s, dtype=g.dtype), g.shape, g.dtype)
     if g.size >= FUSE_MIN:
         r = fusion.unary(F.MUL_C, g, s)
         if r is not None:
@@ -254,7 +272,7 @@ def _mul_grad(g, other):
 def _neg(g):
     v = _bscalar(g)
     if v is not None:
-        return np.broadcast_to(-v, g.shape)
+        return expand_scalar(-v, g.shape, g.dtype)
     if g.size >= FUSE_MIN:
         r = fusion.unary(F.NEG, g)
         if r is not None:
@@ -301,7 +319,7 @@ class DivBackward0(Node):
             g = _m(g)
             v = _bscalar(g)
             if v is not None:
-                return np.broadcast_to(np.true_divide(v, saved[0], dtype=g.dtype), g.shape), None, None
+                return expand_scalar(np.true_divide(v, saved[0], dtype=g.dtype), g.shape, g.dtype), None, None
             out = K.div_scalar_backward(g, saved[0])
             return (g / saved[0] if out is None else out), None, None
         g = _dense(_m(g))

@@ -9,6 +9,7 @@ from .. import _dtype
 from ..autograd.graph import Node
 from ..tensor import _wrap_dim
 from .fusion import Lazy
+from .elementwise import expand_scalar
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _SCALAR_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
@@ -33,7 +34,7 @@ class SumBackward0(Node):
         return _full_sum(a)
 
     def backward(self, g):
-        return np.broadcast_to(g, self.shape)
+        return expand_scalar(g, self.shape, g.dtype)
 
 
 class MeanBackward0(Node):
@@ -51,7 +52,7 @@ class MeanBackward0(Node):
         n = 1
         for s in self.shape:
             n *= s
-        return np.broadcast_to(g / g.dtype.type(n), self.shape)
+        return expand_scalar(g / g.dtype.type(n), self.shape, g.dtype)
 
 
 def _dims(dim, ndim):
