@@ -309,7 +309,10 @@ def test_100000_deep_chain_mixed_ops_and_teardown_in_subprocess():
         del y  # never backpropagated: the saved buffers are still held
         print("ok")
     """)
+    # cwd outside the checkout: `python -c` puts the cwd first on sys.path, and after a plain
+    # `pip install .` the checkout's pyautodiff/ has no compiled extension
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                       cwd=__import__("tempfile").gettempdir(),
                        env={**__import__("os").environ, "PYTHONPATH": __import__("os").pathsep.join(sys.path)})
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
 

@@ -697,7 +697,7 @@ def test_huge_numel_claim_uses_no_memory_in_a_fresh_process(tmp_path):
             "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60,
-                         env=env)
+                         env=env, cwd=tmp_path)  # not the checkout: it may hold an unbuilt pyautodiff/
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split("\n")
     assert lines[0].startswith("refused record size 8 mismatch")
