@@ -31,6 +31,10 @@ from numpy cimport npy_intp
 from libc.math cimport (sqrt as c_sqrt, sqrtf as c_sqrtf, pow as c_pow, powf as c_powf,
                         log as c_log, logf as c_logf, exp2 as c_exp2, exp2f as c_exp2f)
 
+cdef extern from "math.h" nogil:
+    float c_fmaf "fmaf"(float, float, float)
+    double c_fma "fma"(double, double, double)
+
 cnp.import_array()
 
 # Bump whenever a signature or a semantic of this module changes; pyautodiff/_C.py checks it.
@@ -195,6 +199,16 @@ cdef void _k_add_scaled(const real* a, const real* b, real alpha, real* o,
     cdef Py_ssize_t i
     for i in range(n):
         o[i] = a[i] + alpha * b[i]
+
+
+cdef void _k_fma_scalar(const real* a, real s, const real* c, real* o,
+                        Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if real is float:
+            o[i] = c_fmaf(a[i], s, c[i])
+        else:
+            o[i] = c_fma(a[i], s, c[i])
 
 
 cdef void _k_add_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept nogil:
@@ -650,6 +664,28 @@ def pow(arr a not None, arr b not None, arr out=None):
         _k_pow(_f(a), _f(b), _f(out), n)
     else:
         _k_pow(_d(a), _d(b), _d(out), n)
+    _restore(ts)
+    return out
+
+
+def fma_scalar(arr a not None, double s, arr c not None, arr out=None):
+    """fma_scalar(a, s, c, out): out = a * s + c with ONE rounding (C99 fma/fmaf), as torch's CPU
+    kernels compute add(alpha=), lerp_ and addcmul_ (used by the optimizers to match them)."""
+    cdef int t = _first(a, _NEED_IN, b"fma_scalar", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
+    cdef npy_intp n = cnp.PyArray_SIZE(a)
+    if _same(c, t, n, _NEED_IN, b"fma_scalar", b"c", b"a", out is None) < 0:
+        return None
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"fma_scalar", b"out", b"a", False)
+    cdef PyThreadState* ts = _release(n)
+    if t == cnp.NPY_FLOAT:
+        _k_fma_scalar(_f(a), <float>s, _f(c), _f(out), n)
+    else:
+        _k_fma_scalar(_d(a), s, _d(c), _d(out), n)
     _restore(ts)
     return out
 

@@ -665,3 +665,23 @@ def test_allocating_call_returns_none_for_arrays_it_cannot_take(dt):
     # explicit out keeps raising
     with pytest.raises(TypeError):
         K.add_scalar(np.ones(6, np.int64), 1.0, a)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_fma_scalar_rounds_once(dt):
+    """out = a*s + c with one rounding: compared with the exact product-sum rounded once."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal(1003).astype(dt)
+    c = rng.standard_normal(1003).astype(dt)
+    s = 0.37
+    got = K.fma_scalar(a, s, c)
+    if dt is F32:  # float64 holds the float32 product exactly: one rounding of the exact value
+        want = (a.astype(np.float64) * np.float64(np.float32(s)) + c.astype(np.float64)).astype(F32)
+        np.testing.assert_array_equal(got, want)
+        two_roundings = a * np.float32(s) + c
+        assert not np.array_equal(got, two_roundings)  # the test can tell the two apart
+    else:
+        np.testing.assert_allclose(got, a * s + c, rtol=1e-15, atol=1e-15)
+    out = c.copy()
+    assert K.fma_scalar(a, s, out, out) is out  # in place over c
+    np.testing.assert_array_equal(out, got)

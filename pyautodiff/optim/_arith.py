@@ -51,7 +51,8 @@ except Exception:  # pragma: no cover - the kernels always import with the packa
 def fma(a, b, c, out):
     """out = a * b + c with one rounding (float32).  a and c are arrays shaped like out, b an array or a
     Python/numpy scalar.  `out` may alias `a` or `c`."""
-    if _K_FMA_SCALAR is not None and type(a) is np.ndarray and type(b) is not np.ndarray \
+    if _K_FMA_SCALAR is not None and type(a) is np.ndarray and type(c) is np.ndarray \
+            and type(out) is np.ndarray and type(b) is not np.ndarray \
             and a.dtype == out.dtype == c.dtype and a.flags.c_contiguous and c.flags.c_contiguous \
             and out.flags.c_contiguous and a.shape == c.shape == out.shape:
         _K_FMA_SCALAR(a, float(out.dtype.type(b)), c, out)
