@@ -57,12 +57,10 @@ def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):
     return a.isclose(b, rtol=rtol, atol=atol, equal_nan=equal_nan)
 
 
-def get_num_threads():
-    return 1
+from ._threads import set_num_threads, get_num_threads  # noqa: E402
+from ._threads import default_policy as _thread_policy  # noqa: E402
 
-
-def set_num_threads(n):
-    pass
+_thread_policy()  # one BLAS thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise
 
 
 from .ops.nn_ops import *  # noqa: E402,F401,F403  (softmax, cat, stack, where, clamp, ...)
