@@ -212,7 +212,7 @@ cdef class Node:
                         if s is d:
                             if versions is None:
                                 versions = []
-                            versions.append((t._version, t._version[0], _weakref_ref(t), t.grad_fn))
+                            versions.append((t._version, t._version[0], d, t.grad_fn))
                             break
             else:
                 nexts.append((None, 0))
@@ -223,7 +223,7 @@ cdef class Node:
                 if s is out:
                     if versions is None:
                         versions = []
-                    versions.append((result._version, 0, _weakref_ref(result), _SELF))
+                    versions.append((result._version, 0, out, _SELF))
                     break
         self._next = tuple(nexts)
         self._tensor_args = mask
@@ -233,11 +233,11 @@ cdef class Node:
         result.grad_fn = self
 
     cdef _check_versions(self):
-        for box, v, ref, producer in self._versions:
+        for box, v, saved, producer in self._versions:
             if box[0] != v:
                 raise RuntimeError(
                     "one of the variables needed for gradient computation has been modified by an "
-                    f"inplace operation: {_describe(ref(), self if producer is _SELF else producer)}is at version {box[0]}; expected version {v} "
+                    f"inplace operation: {_describe(saved, self if producer is _SELF else producer)}is at version {box[0]}; expected version {v} "
                     "instead. Hint: enable anomaly detection to find the operation that failed to "
                     "compute its gradient, with torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
@@ -253,12 +253,9 @@ _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "
 cdef object _SELF = object()  # marks a saved output of the node itself
 
 
-cdef str _describe(object t, object fn):
+cdef str _describe(object d, object fn):
     """torch's '[torch.FloatTensor [2]], which is output 0 of Exp, ' part of the version error
-    (fn: the node that produced the saved tensor, None for a leaf)."""
-    if t is None:
-        return ""
-    d = (<TensorBase>t)._raw
+    (d: the saved array; fn: the node that produced it, None for a leaf)."""
     s = f"[pyautodiff.{_TYPE_NAMES.get(d.dtype.name, 'Tensor')} {list(d.shape)}]"
     if fn is not None:
         s += f", which is output 0 of {_backward_suffix.sub('', type(fn).__name__)},"

@@ -690,10 +690,10 @@ class Tensor(_G.TensorBase):
                 # The op may have saved self's old buffer: self now holds a new one, so that buffer
                 # is private to the node, like torch's saved original self (no check needed).  A
                 # saved output is self from now on: checked against self's version from here.
-                # (entries: (version box, value at save, ...extra such as a weakref to the tensor))
+                # (entries: (version box, value at save, saved array, producing node))
                 box, rbox = self._version, result._version
                 node._versions = [
-                    (box, box[0]) + tuple(weakref.ref(self) if type(x) is weakref.ref else x for x in e[2:])
+                    (box, box[0]) + e[2:]
                     if e[0] is rbox else e
                     for e in node._versions if e[0] is not box] or None
             return self
