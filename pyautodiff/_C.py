@@ -8,6 +8,7 @@ Python code expects).
 
 API_VERSION = 2  # must equal csrc/_kernels.pyx: API_VERSION
 GRAPH_API_VERSION = 1  # must equal csrc/_graph.pyx: API_VERSION
+FUSED_API_VERSION = 1  # must equal csrc/_fused.pyx: API_VERSION
 
 _HOW_TO_BUILD = (
     "build it with `pip install .` from the pyautodiff source tree, or, for development, "
@@ -48,6 +49,8 @@ except ImportError as _e:
     raise ImportError(
         f"pyautodiff's compiled extension pyautodiff._fused could not be imported ({_e}); " + _HOW_TO_BUILD
     ) from None
+if getattr(F, "API_VERSION", None) != FUSED_API_VERSION:
+    raise ImportError(f"pyautodiff's compiled extension {F.__file__} is stale; re-" + _HOW_TO_BUILD)
 __all__.append("F")
 
 # Recycling of large freed numpy buffers (csrc/_memory.pyx).  On by default: a training step
