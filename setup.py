@@ -66,7 +66,12 @@ extensions = [
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # Tensor base fields, graph nodes and the backward engine (the per-op bookkeeping)
-    Extension("pyautodiff._graph", ["csrc/_graph.pyx"]),
+    Extension(
+        "pyautodiff._graph",
+        ["csrc/_graph.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
     # numpy data-memory handler that recycles large freed buffers (no page faults per step)
     Extension(
         "pyautodiff._memory",

@@ -11,7 +11,11 @@ Node protocol (implemented by the op subclasses):
 Gradients may be broadcast-shaped or of a wider dtype: the engine fits them back to each input.
 """
 from cpython.ref cimport Py_REFCNT
+from libc.string cimport memcmp
+cimport numpy as cnp
 import numpy as np
+
+cnp.import_array()
 
 cdef object _ndarray = np.ndarray
 cdef object _asarray = np.asarray
@@ -179,34 +183,33 @@ cdef class Node:
         if type(out) is not _ndarray and type(out) is not _Lazy:
             out = _asarray(out)  # numpy hands back scalars for 0-d inputs
         cdef TensorBase result = _wrap(out)
-        if needs and _STATE.enabled and out.dtype.kind == "f":  # int/bool results never need grad
+        if needs and _STATE.enabled and (cnp.PyArray_ISFLOAT(<cnp.ndarray>out) if type(out) is _ndarray
+                                         else out.dtype.kind == "f"):  # int/bool results: no grad
             node._link(args, out, result)
         return result
 
     cdef _link(self, tuple args, object out, TensorBase result):
-        cdef list nexts = []
-        cdef list meta = []
+        cdef Py_ssize_t n = len(args)
+        cdef list nexts = [_NO_EDGE] * n
+        cdef list meta = None
         cdef list versions = None
         cdef TensorBase t
         cdef long mask = 0
         cdef Py_ssize_t i = 0
         saved = self._saved
-        out_shape = out.shape
-        out_dtype = out.dtype
-        for a in args:
+        for i in range(n):
+            a = args[i]
             if isinstance(a, TensorBase):
                 t = <TensorBase>a
                 if i < 62:
                     mask |= (<long>1) << i
                 if t._requires_grad:
-                    nexts.append((t.grad_fn if t.grad_fn is not None else accumulator(t), 0))
-                else:
-                    nexts.append((None, 0))
+                    nexts[i] = (t.grad_fn if t.grad_fn is not None else accumulator(t), 0)
                 d = t._raw
-                if d.shape != out_shape or d.dtype != out_dtype:
-                    meta.append((d.shape, d.dtype))
-                else:
-                    meta.append(None)
+                if not _same_layout(d, out):  # its gradient must be fitted back (broadcast/dtype)
+                    if meta is None:
+                        meta = [None] * n
+                    meta[i] = (d.shape, d.dtype)
                 if saved:
                     for s in saved:
                         if s is d:
@@ -214,10 +217,6 @@ cdef class Node:
                                 versions = []
                             versions.append((t._version, t._version[0], d, t.grad_fn))
                             break
-            else:
-                nexts.append((None, 0))
-                meta.append(None)
-            i += 1
         if saved:
             for s in saved:
                 if s is out:
@@ -244,6 +243,20 @@ cdef class Node:
 
 import weakref as _weakref
 cdef object _weakref_ref = _weakref.ref
+cdef tuple _NO_EDGE = (None, 0)
+
+
+cdef inline bint _same_layout(object d, object out):
+    """Same shape and dtype (the gradient of d needs no fitting)."""
+    cdef cnp.ndarray a, b
+    cdef int nd
+    if type(d) is _ndarray and type(out) is _ndarray:
+        a = <cnp.ndarray>d
+        b = <cnp.ndarray>out
+        nd = cnp.PyArray_NDIM(a)
+        return (nd == cnp.PyArray_NDIM(b) and cnp.PyArray_TYPE(a) == cnp.PyArray_TYPE(b)
+                and (nd == 0 or memcmp(cnp.PyArray_DIMS(a), cnp.PyArray_DIMS(b), nd * sizeof(cnp.npy_intp)) == 0))
+    return d.shape == out.shape and d.dtype == out.dtype
 import re as _re
 cdef object _backward_suffix = _re.compile(r"Backward\d*$")
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
@@ -442,7 +455,7 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                 node._saved = False
             if type(in_grads) is not tuple:
                 in_grads = (in_grads,)
-            meta = node._meta
+            meta = node._meta  # None: no argument's gradient needs fitting
             n = len(nf)
             for i in range(n):
                 x = (<tuple>nf[i])[0]
@@ -453,9 +466,10 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                 if g is not None:
                     if type(g) is not _ndarray and type(g) is not _Lazy:
                         g = _asarray(g)
-                    m = meta[i]
-                    if m is not None:
-                        g = _fit(g, <tuple>m)
+                    if meta is not None:
+                        m = meta[i]
+                        if m is not None:
+                            g = _fit(g, <tuple>m)
                     prev = e._gin
                     if prev is None:
                         e._gin = g

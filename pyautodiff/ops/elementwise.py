@@ -117,12 +117,19 @@ class AddBackward0(Node):
     fuses = True
 
     def forward(self, a, b, dt, alpha=1):
-        if alpha == 1 and a.size >= FUSE_MIN:
-            r = _fused(F.ADD, F.ADD_C, a, b, dt)
-            if r is not None:
-                return r
-        a = _m(a)
-        b = _m(b)
+        if a.size >= FUSE_MIN:
+            if alpha == 1:
+                r = _fused(F.ADD, F.ADD_C, a, b, dt)
+                if r is not None:
+                    return r
+            a = _m(a)
+            b = _m(b)
+        elif alpha == 1 and a.dtype is dt:  # the common small case: one kernel call
+            tb = type(b)
+            out = K.add_scalar(a, b) if tb is float or tb is int else \
+                K.add(a, b) if tb is np.ndarray and b.shape == a.shape else None
+            if out is not None:
+                return out
         if alpha != 1:
             self.alpha = alpha
             if type(b) is np.ndarray:
@@ -146,13 +153,14 @@ class SubBackward0(Node):
     fuses = True
 
     def forward(self, a, b, dt, alpha=1):
-        if alpha == 1 and a.size >= FUSE_MIN:
-            tb = type(b)
-            r = _fused(F.SUB, F.ADD_C, a, -b if tb is float or tb is int or tb is bool else b, dt)
-            if r is not None:
-                return r
-        a = _m(a)
-        b = _m(b)
+        if a.size >= FUSE_MIN:
+            if alpha == 1:
+                tb = type(b)
+                r = _fused(F.SUB, F.ADD_C, a, -b if tb is float or tb is int or tb is bool else b, dt)
+                if r is not None:
+                    return r
+            a = _m(a)
+            b = _m(b)
         if alpha != 1:
             self.alpha = alpha
             b = _cast(b, dt) * alpha
@@ -174,7 +182,8 @@ class RsubBackward1(Node):
             r = _fused(None, F.RSUB_C, a, s, dt)
             if r is not None:
                 return r
-        return _binary(_m(a), s, dt, None, K.rsub_scalar, lambda x, y: np.subtract(y, x))
+            a = _m(a)
+        return _binary(a, s, dt, None, K.rsub_scalar, lambda x, y: np.subtract(y, x))
 
     def backward(self, g):
         return _neg(g), None, None
@@ -194,7 +203,15 @@ class MulBackward0(Node):
             r = _fused(F.MUL, F.MUL_C, a, b, dt)
             if r is not None:
                 return r
-        return _binary(_m(a), _m(b), dt, K.mul, K.mul_scalar, np.multiply)
+            a = _m(a)
+            b = _m(b)
+        elif a.dtype is dt:  # the common small case: one kernel call
+            tb = type(b)
+            out = K.mul_scalar(a, b) if tb is float or tb is int else \
+                K.mul(a, b) if tb is np.ndarray and b.shape == a.shape else None
+            if out is not None:
+                return out
+        return _binary(a, b, dt, K.mul, K.mul_scalar, np.multiply)
 
     def backward(self, g):
         saved = self.saved
@@ -288,20 +305,19 @@ class DivBackward0(Node):
     fuses = True
 
     def forward(self, a, b, dt):
+        tensor_b = type(b) is np.ndarray or type(b) is fusion.Lazy
+        if tensor_b:
+            self.save(a, b)
+        else:
+            self.save(b)  # saved (and freed) like torch's wrapped scalar: a 2nd backward raises
         if a.size >= FUSE_MIN:
             r = _fused(F.DIV, F.DIV_C, a, b, dt)
             if r is not None:
-                if r.op == F.DIV:
-                    self.save(a, b)
-                else:
-                    self.save(b)
                 return r
-        a = _m(a)
-        b = _m(b)
-        if type(b) is np.ndarray:
-            self.save(a, b)
+            a = _m(a)
+            b = _m(b)
+        if tensor_b:
             return _binary(a, b, dt, K.div, None, np.true_divide)
-        self.save(b)  # saved (and freed) like torch's wrapped scalar: a 2nd backward raises
         # tensor / scalar: a true division by the scalar, as torch (not a multiplication by 1/s)
         if a.dtype is dt:
             out = K.div_scalar(a, b)
