@@ -259,6 +259,10 @@ def _dense(g):
 
 
 def _scale(g, s):
+    if g.size < FUSE_MIN:
+        out = K.scale(g, s)  # None for a broadcast (zero-stride) g
+        if out is not None:
+            return out
     v = _bscalar(g)
     if v is not None:
         return expand_scalar(np.multiply(v, s, dtype=g.dtype), g.shape, g.dtype)
@@ -278,15 +282,21 @@ def _mul_grad(g, other):
             return r
         g = _m(g)
         other = _m(other)
-    g = _dense(g)
     if g.shape == other.shape:
         out = K.mul_backward(g, other)
+        if out is None:
+            g = _dense(g)  # a broadcast scalar g: filled once, then the kernel
+            out = K.mul_backward(g, other)
         if out is not None:
             return out
     return g * other
 
 
 def _neg(g):
+    if g.size < FUSE_MIN:
+        out = K.neg(g)
+        if out is not None:
+            return out
     v = _bscalar(g)
     if v is not None:
         return expand_scalar(-v, g.shape, g.dtype)
@@ -413,9 +423,11 @@ class PowBackward0(Node):
                 return r, None, None
             g = _m(g)
             x = _m(x)
-        g = _dense(g)
         if g.shape == x.shape:
             out = K.pow_scalar_backward(g, x, e)
+            if out is None:
+                g = _dense(g)  # a broadcast scalar g: filled once, then the kernel
+                out = K.pow_scalar_backward(g, x, e)
             if out is not None:
                 return out, None, None
         if e == 0:
