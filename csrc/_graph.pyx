@@ -174,8 +174,8 @@ cdef class Node:
             if isinstance(a, TensorBase):
                 t = <TensorBase>a
                 raw = t._raw
-                if type(raw) is not _ndarray and type(raw) is _Lazy and not node.fuses:
-                    raw = t._raw = raw.materialize()  # this op wants an ndarray
+                if type(raw) is not _ndarray and type(raw) is _Lazy and (not node.fuses or not raw.shape):
+                    raw = t._raw = raw.materialize()  # this op wants an ndarray (or: a pending 0-d sum)
                 arrays[i] = raw
                 if t._requires_grad:
                     needs = True

@@ -361,7 +361,7 @@ class Tensor(_G.TensorBase):
 
     # ------------------------------------------------------------------ autograd entry points
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        d = self._data
+        d = self._raw  # (not _data: a pending sum may be evaluated in the backward pass itself)
         if gradient is None and self.grad_fn is not None and d.ndim == 0 and d.dtype.kind == "f" \
                 and not create_graph and inputs is None:
             # the common case (loss.backward()) without the general entry point's checks

@@ -158,3 +158,41 @@ def test_no_pending_chains_leak():
     import gc
     gc.collect()
     assert len(fusion._PENDING) < 10
+
+
+def test_reductions_of_chains_are_pending_and_exact(unfused):
+    def run():
+        x = pad.tensor(data(15), requires_grad=True)
+        y = 3 * pad.pow(x + 1, 2)
+        m = y.mean()
+        s = (x * 2).sum()
+        kinds = (type(m._raw), type(s._raw))
+        (m + s).backward()
+        return kinds, m.item(), s.item(), x.grad.numpy().copy()
+    kf, mf, sf, gf = run()
+    assert kf == (fusion.Lazy, fusion.Lazy)
+    unfused()
+    ku, mu, su, gu = run()
+    assert ku == (np.ndarray, np.ndarray)
+    assert (mf, sf) == (mu, su)
+    np.testing.assert_array_equal(gf, gu)
+
+
+def test_pending_mean_evaluated_in_the_backward_pass(unfused):
+    x = pad.tensor(data(16), requires_grad=True)
+    m = (3 * pad.pow(x + 1, 2)).mean()
+    m.backward()
+    assert type(m._raw) is fusion.Lazy and m._raw._value is not None or not fusion._SUMS_IN_RUN
+    value = m.item()
+    unfused()
+    x2 = pad.tensor(data(16), requires_grad=True)
+    assert (3 * pad.pow(x2 + 1, 2)).mean().item() == value
+
+
+def test_pending_mean_keeps_value_across_inplace_change():
+    x = pad.tensor(data(17))
+    m = (x * 2).mean()
+    want = np.float32((data(17).astype(np.float32) * np.float32(2)).astype(np.float64).sum() / N)
+    x.mul_(0)
+    assert m.item() == pytest.approx(float(want), rel=1e-6)
+    assert m.item() != 0

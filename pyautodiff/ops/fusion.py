@@ -20,7 +20,7 @@ import weakref
 
 import numpy as np
 
-from .._C import F
+from .._C import F, K as _K
 
 FUSE_MIN = 1 << 16      # elements; below this, fusion saves nothing worth its bookkeeping
 _MAX_NODES = 24          # longer chains are cut (an operand is evaluated first): registers are few
@@ -29,6 +29,10 @@ _ndarray = np.ndarray
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _DTNUM = {_F32: _F32.num, _F64: _F64.num}
+
+SUM = -1                # pseudo-opcodes of pending full reductions (never inside a program)
+MEAN = -2
+_SUMS_IN_RUN = "sums" in (F.run.__doc__ or "")  # the kernel can sum extra registers in a pass
 
 _PENDING = weakref.WeakSet()            # chains not evaluated yet
 _EXPORTED = weakref.WeakValueDictionary()  # id(root ndarray) -> root ndarray the user may write
@@ -61,8 +65,17 @@ class Lazy:
         v = self._value
         if v is not None:
             return v.copy() if fresh else v
-        prog, inputs = _compile(self)
-        out = F.run(prog, inputs, self.size, _DTNUM[self.dtype]).reshape(self.shape)
+        if self.op < 0:
+            return self._reduce()
+        sums = _pending_reductions_over(self) if fresh else ()
+        prog, inputs, regs = _compile(self, [r.a for r in sums])
+        if sums:  # pending sums over the same inputs ride along in this pass
+            out, totals = F.run(prog, inputs, self.size, _DTNUM[self.dtype], sums=tuple(regs))
+            for r, total in zip(sums, totals):
+                r._finish(total)
+        else:
+            out = F.run(prog, inputs, self.size, _DTNUM[self.dtype])
+        out = out.reshape(self.shape)
         if not fresh:
             self._value = out
             self.a = self.b = None  # the inputs can go
@@ -73,7 +86,7 @@ class Lazy:
         """out += self, in one fused pass (out: the existing .grad buffer)."""
         if self._value is None and out.flags.c_contiguous and out.flags.writeable \
                 and out.dtype == self.dtype:
-            prog, inputs = _compile(self)
+            prog, inputs, _ = _compile(self)
             F.run(prog, inputs, self.size, _DTNUM[self.dtype], out.reshape(-1), accumulate=True)
         else:
             np.add(out, self.materialize(), out=out, casting="unsafe")
@@ -81,10 +94,23 @@ class Lazy:
     def sum(self):
         """The sum of the chain's values, read in one pass, nothing written."""
         if self._value is not None:
-            from .._C import K
-            return K.sum(self._value)
-        prog, inputs = _compile(self)
+            return _K.sum(self._value)
+        prog, inputs, _ = _compile(self)
         return F.run(prog, inputs, self.size, _DTNUM[self.dtype], reduce=1)
+
+    # --- pending reductions (op SUM / MEAN: a 0-d Lazy over the chain in `a`) -----------------
+    def _reduce(self):
+        chain = self.a
+        self._finish(chain.sum() if type(chain) is Lazy else _K.sum(chain))
+        return self._value
+
+    def _finish(self, total):
+        """Store the value from the double sum `total`, as K.sum / K.mean compute it."""
+        if self.op == MEAN:
+            total = total / self.a.size
+        self._value = np.asarray(total, dtype=self.dtype)
+        self.a = None
+        _PENDING.discard(self)
 
     def __array__(self, dtype=None, copy=None):
         v = self.materialize()
@@ -98,6 +124,13 @@ class Lazy:
     def __radd__(self, other):
         r = binary(F.ADD, other, self)
         return r if r is not None else np.add(materialize(other), self.materialize())
+
+
+def reduction(op, chain):
+    """A pending full SUM or MEAN of a Lazy chain: a 0-d Lazy.  Evaluated when its value is
+    needed, or, for free, in the same pass that computes a gradient chain over the same inputs
+    (`y.mean().backward()` then reads x once instead of twice)."""
+    return Lazy(op, chain, None, 0.0, (), chain.dtype, 1, 1)
 
 
 def materialize(x):
@@ -208,13 +241,15 @@ def binary(op, a, b, c=0.0):
     return Lazy(op, x, y, float(c), shape, dt, ref.size, n)
 
 
-def _compile(root):
-    """The fused kernel's program for `root`: instructions in dependency order, with registers
-    reused once their last reader has run."""
+def _compile(root, extra=()):
+    """The fused kernel's program for `root` (its value is the last instruction's register):
+    instructions in dependency order, registers reused once their last reader has run.  `extra`:
+    more chains evaluated in the same pass whose registers stay live to the end (their sums are
+    taken by the kernel); returns (program, inputs, registers of the extra chains)."""
     # post-order of the pending nodes (iterative), counting readers of each node
     order = []
     uses = {}
-    stack = [(root, False)]
+    stack = [(root, False)] + [(r, False) for r in extra]
     seen = set()
     while stack:
         node, done = stack.pop()
@@ -230,6 +265,8 @@ def _compile(root):
                 uses[id(ch)] = uses.get(id(ch), 0) + 1
                 if id(ch) not in seen:
                     stack.append((ch, False))
+    for r in extra:  # pinned: never released
+        uses[id(r)] = uses.get(id(r), 0) + 1
     inputs = []
     input_ref = {}
     reg_of = {}
@@ -263,4 +300,47 @@ def _compile(root):
         dst = free.pop()
         reg_of[id(node)] = dst
         prog.append((node.op, dst, a, b, node.c))
-    return tuple(prog), tuple(inputs)
+    if prog[-1][1] != reg_of[id(root)] or order[-1] is not root:
+        prog.append((F.COPY, free.pop(), reg_of[id(root)], 0, 0.0))  # the result comes last
+    return tuple(prog), tuple(inputs), [reg_of[id(r)] for r in extra]
+
+
+def _leaves(root):
+    """ids of the arrays a pending chain reads."""
+    out = set()
+    stack = [root]
+    seen = set()
+    while stack:
+        n = stack.pop()
+        if id(n) in seen:
+            continue
+        seen.add(id(n))
+        for ch in (n.a, n.b):
+            if type(ch) is Lazy:
+                if ch._value is None:
+                    stack.append(ch)
+                else:
+                    out.add(id(ch._value))
+            elif type(ch) is _ndarray:
+                out.add(id(ch))
+    return out
+
+
+def _pending_reductions_over(chain):
+    """Pending sums/means (not evaluated yet) of chains that read some of the same arrays as
+    `chain`: evaluated in the same pass as `chain` costs no extra read of memory."""
+    if not _PENDING or not _SUMS_IN_RUN:
+        return []
+    found = []
+    mine = None
+    for lz in list(_PENDING):
+        if lz.op < 0 and lz._value is None:
+            c = lz.a
+            if type(c) is Lazy and c._value is None and c.size == chain.size and c.dtype is chain.dtype:
+                if mine is None:
+                    mine = _leaves(chain)
+                if mine & _leaves(c):
+                    found.append(lz)
+                    if len(found) == 4:
+                        break
+    return found

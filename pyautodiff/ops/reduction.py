@@ -8,7 +8,7 @@ from .._C import K
 from .. import _dtype
 from ..autograd.graph import Node
 from ..tensor import _wrap_dim
-from .fusion import Lazy
+from .fusion import Lazy, reduction, SUM, MEAN
 from .elementwise import expand_scalar
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -29,8 +29,8 @@ class SumBackward0(Node):
 
     def forward(self, a):
         self.shape = a.shape
-        if type(a) is Lazy:  # a pending elementwise chain: summed in one pass, never written
-            return np.asarray(a.sum(), dtype=a.dtype)
+        if type(a) is Lazy:  # a pending chain: summed when needed, in one pass, never written
+            return reduction(SUM, a)
         return _full_sum(a)
 
     def backward(self, g):
@@ -42,8 +42,8 @@ class MeanBackward0(Node):
 
     def forward(self, a):
         self.shape = a.shape
-        if type(a) is Lazy:  # as K.mean: the double sum divided by the count, then cast
-            return np.asarray(a.sum() / a.size, dtype=a.dtype)
+        if type(a) is Lazy:  # evaluated as K.mean: the double sum divided by the count, then cast
+            return reduction(MEAN, a)
         if a.dtype in _FLOATS and a.flags.c_contiguous:
             return np.asarray(K.mean(a), dtype=a.dtype)
         return np.asarray(a.mean(dtype=np.float64), dtype=a.dtype)
