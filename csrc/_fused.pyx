@@ -8,7 +8,7 @@ the output written once (or never, for a reduction) and no intermediate array ex
 
 API::
 
-    run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False, block=0)
+    run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False, block=0, sums=())
 
 * ``inputs``: tuple (or list) of numpy ndarrays, all of dtype ``dtype_num`` (numpy type number
   ``NPY_FLOAT`` = 11 for float32 or ``NPY_DOUBLE`` = 12 for float64), C-contiguous, aligned,
@@ -26,6 +26,17 @@ API::
   Python float (``out`` must be None, ``accumulate`` False), bit for bit equal to
   ``pyautodiff._kernels.sum`` of the materialized result.  ``reduce=2``: both; returns
   ``(out, sum)`` (the sum is of the result, not of the accumulated ``out``).
+* ``sums``: a tuple (or list) of registers (ints 0..NREGS-1, repeats allowed) whose values are
+  also summed over all n elements in the same pass: each such sum is accumulated exactly as
+  ``reduce=1`` sums the result (same blocks, same pairwise ``_k_sum``), so it is bit for bit
+  ``run(prefix, ..., reduce=1)`` of the program cut after the instruction that wrote the
+  register, and ``_kernels.sum`` of the register materialized.  What is summed is each
+  register's value at the END of the program, per block: if several instructions write a
+  listed register, the last write counts (the caller keeps it live from the write it wants
+  summed to the end).  A listed register that no instruction writes is a ValueError.  With
+  a non-empty ``sums`` run returns ``(result, [sum0, sum1, ...])`` (Python floats, in the
+  order of ``sums``), ``result`` being what it returns without ``sums`` (``out``, the float
+  of ``reduce=1``, or the ``(out, sum)`` pair of ``reduce=2``).
 * ``out``: None -> a new 1-D array of n elements is allocated (not with ``accumulate``);
   else an ndarray of the dtype with n elements, C-contiguous, aligned, native, writeable.  It
   may be the very same array as an input (each block reads its inputs before writing ``out``);
@@ -197,6 +208,8 @@ cdef struct Ctx:
     bint direct          # the last instruction writes straight into out
     bint acc             # out += result
     bint red             # return the sum
+    int nsum             # number of extra summed registers (sums=), distinct
+    const int* sumreg    # their registers
 
 
 # --------------------------------------------------------------------------------------------
@@ -639,15 +652,23 @@ cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
             _k_rdiv_scalar_bw(a, _opnd(cx, regs, ins.b, lo), <real>ins.c, o, n)
 
 
-cdef double _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n) noexcept nogil:
+cdef void _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
+                 double* tot) noexcept nogil:
     """Evaluate elements [lo, lo + n), split exactly as _k_sum splits a range, so that the
-    returned sum (cx.red) is _k_sum of the materialized result."""
+    sums are _k_sum of the materialized registers: tot[0] = sum of the result (cx.red, else
+    0), tot[1 + i] = sum of register cx.sumreg[i]."""
     cdef npy_intp m
+    cdef int i
     cdef real* res
     cdef real* final = NULL
+    cdef double right[1 + _NREGS]
     if n > cx.block:
         m = (n >> 1) & ~(<npy_intp>7)
-        return _range(cx, regs, lo, m) + _range(cx, regs, lo + m, n - m)
+        _range(cx, regs, lo, m, tot)
+        _range(cx, regs, lo + m, n - m, right)
+        for i in range(1 + cx.nsum):
+            tot[i] = tot[i] + right[i]
+        return
     if cx.direct:
         final = (<real*>cx.out) + lo
     _block(cx, regs, lo, n, final)
@@ -657,9 +678,13 @@ cdef double _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n) noexcept 
         res = regs + cx.last * cx.cap
         if cx.acc:
             _k_acc(res, (<real*>cx.out) + lo, n)
-    if cx.red:
-        return _k_sum(res, n)
-    return 0.0
+    tot[0] = _k_sum(res, n) if cx.red else 0.0
+    for i in range(cx.nsum):
+        if cx.direct and cx.sumreg[i] == cx.last:
+            # the last instruction wrote straight into out: that is the register's final value
+            tot[1 + i] = _k_sum(final, n)
+        else:
+            tot[1 + i] = _k_sum(regs + cx.sumreg[i] * cx.cap, n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -723,11 +748,13 @@ cdef int _ref(object v, int nin, str what, int k) except? -9999:
 
 
 def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
-        bint accumulate=False, npy_intp block=0):
-    """run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False, block=0)
+        bint accumulate=False, npy_intp block=0, sums=()):
+    """run(program, inputs, n, dtype_num, out=None, reduce=0, accumulate=False, block=0, sums=())
 
     Evaluate an elementwise register program block by block (see the module docstring).
     reduce=0 -> out; reduce=1 -> sum (float); reduce=2 -> (out, sum).
+    sums: registers also summed in the same pass (each bit-identical to a reduce=1 run of the
+    program cut after the register's last write); then returns (result, [sums...]).
     block: max elements per block, MIN_BLOCK..BLOCK; 0 (default) picks it so that the
     program's registers fit in L1 (results never depend on it)."""
     cdef int t = dtype_num
@@ -744,7 +771,9 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
     cdef cnp.ndarray a
     cdef bint written[_NREGS]
     cdef Ctx cx
-    cdef double total = 0.0
+    cdef double tot[1 + _NREGS]
+    cdef int sumreg[_NREGS]
+    cdef int nsum = 0
     cdef PyThreadState* ts = NULL
     cdef uintptr_t o0, o1, i0, i1
 
@@ -773,6 +802,15 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
     if not isinstance(program, (tuple, list)):
         raise TypeError(f"run(): program must be a tuple of instructions, got "
                         f"{type(program).__name__}")
+    if not isinstance(sums, (tuple, list)):
+        raise TypeError(f"run(): sums must be a tuple of register numbers, got "
+                        f"{type(sums).__name__}")
+    for v in sums:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"run(): sums must hold register numbers (ints), got "
+                            f"{type(v).__name__}")
+        if v < 0 or v >= _NREGS:
+            raise ValueError(f"run(): sums: {v} is not a register (0..{_NREGS - 1})")
     nin = len(inputs)
     nins = len(program)
     if nins == 0:
@@ -860,6 +898,16 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
             if dst + 1 > nregs:
                 nregs = dst + 1
         last = prog[nins - 1].dst
+        # registers to sum: distinct, each written by some instruction
+        for v in sums:
+            if not written[<int>v]:
+                raise ValueError(f"run(): sums: no instruction writes register {v}")
+            for j in range(nsum):
+                if sumreg[j] == <int>v:
+                    break
+            else:
+                sumreg[nsum] = <int>v
+                nsum += 1
 
         # ---- output ----
         if out is None and reduce != 1:
@@ -927,13 +975,15 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
         cx.direct = reduce != 1 and not accumulate
         cx.acc = accumulate
         cx.red = reduce != 0
+        cx.nsum = nsum
+        cx.sumreg = sumreg
 
         if n >= _NOGIL_MIN:
             ts = PyEval_SaveThread()
         if t == cnp.NPY_FLOAT:
-            total = _range(&cx, <float*>regs, 0, n)
+            _range(&cx, <float*>regs, 0, n, tot)
         else:
-            total = _range(&cx, <double*>regs, 0, n)
+            _range(&cx, <double*>regs, 0, n, tot)
         if ts != NULL:
             PyEval_RestoreThread(ts)
     finally:
@@ -943,10 +993,20 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
         free(istep)
 
     if reduce == 0:
-        return out
-    if reduce == 1:
-        return total
-    return out, total
+        res = out
+    elif reduce == 1:
+        res = tot[0]
+    else:
+        res = (out, tot[0])
+    if len(sums) == 0:
+        return res
+    extra = []
+    for v in sums:
+        for j in range(nsum):
+            if sumreg[j] == <int>v:
+                extra.append(tot[1 + j])
+                break
+    return res, extra
 
 
 

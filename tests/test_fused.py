@@ -570,3 +570,121 @@ def test_out_partially_overlapping_an_input_is_refused():
     np.testing.assert_array_equal(buf[10:], np.arange(10.0) + 1)
     F.run(P1, (buf[:10],), 10, 12, out=buf[:10])
     np.testing.assert_array_equal(buf[:10], np.arange(10.0) + 1)
+
+
+# --------------------------------------------------------------------------------------------
+# sums=: extra registers summed in the same pass
+# --------------------------------------------------------------------------------------------
+
+def _last_writes(program):
+    """register -> index of the last instruction that writes it"""
+    return {ins[1]: k for k, ins in enumerate(program)}
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(cases(), st.data())
+def test_sums_equal_separate_reductions(case, data):
+    dt, n, scalar, seed, program = case
+    rng = np.random.default_rng(seed)
+    inputs = make_inputs(rng, n, dt, scalar)
+    num = NUM[dt]
+    lastw = _last_writes(program)
+    regs = sorted(lastw)
+    sums = tuple(data.draw(st.lists(st.sampled_from(regs), min_size=1, max_size=6)))
+    # each sum: the program cut after the register's last write, reduced on its own -- and
+    # _kernels.sum of that register materialized
+    want = []
+    for r in sums:
+        prefix = program[:lastw[r] + 1]
+        s = F.run(prefix, inputs, n, num, reduce=1)
+        assert_same_sum(s, K.sum(ref_run(prefix, inputs, n, dt)))
+        want.append(s)
+    result = ref_run(program, inputs, n, dt)
+    block = data.draw(st.sampled_from([0, F.MIN_BLOCK, 300, BLOCK]))
+
+    def check(extra):
+        assert isinstance(extra, list) and len(extra) == len(sums)
+        for got, w in zip(extra, want):
+            assert_same_sum(got, w)
+
+    got, extra = F.run(program, inputs, n, num, sums=sums, block=block)
+    assert_same_bits(got, result)
+    check(extra)
+    total, extra = F.run(program, inputs, n, num, reduce=1, sums=list(sums), block=block)
+    assert_same_sum(total, K.sum(result))
+    check(extra)
+    out = np.full(n, 7.0, dt)
+    (res, total), extra = F.run(program, inputs, n, num, out=out, reduce=2, sums=sums)
+    assert res is out
+    assert_same_bits(out, result)
+    assert_same_sum(total, K.sum(result))
+    check(extra)
+    # accumulate: the sums are of the registers, not of out
+    base = values(rng, n, dt)
+    acc = base.copy()
+    res, extra = F.run(program, inputs, n, num, out=acc, accumulate=True, sums=sums)
+    assert res is acc
+    assert_same_bits(acc, K.add(base, result))
+    check(extra)
+    # out is one of the (array) inputs
+    for j, x in enumerate(inputs):
+        if x.size == n and n > 1:
+            mine = tuple(v.copy() for v in inputs)
+            (res, total), extra = F.run(program, mine, n, num, out=mine[j], reduce=2,
+                                        sums=sums, block=block)
+            assert res is mine[j]
+            assert_same_bits(mine[j], result)
+            assert_same_sum(total, K.sum(result))
+            check(extra)
+
+
+@pytest.mark.parametrize("dt", [F32, F64])
+@pytest.mark.parametrize("n", [0, 1, 7, 129, BLOCK + 1, 3 * BLOCK + 17, 100003])
+def test_sums_of_the_forward_chain_and_the_result_register(dt, n):
+    """mean(3 * (x + 1) ** 2) and sum(x + 1) in one pass; the result register itself (its
+    last instruction writes straight into out) and a register written twice (last write)"""
+    rng = np.random.default_rng(n)
+    x = values(rng, n, dt, special=0.01)
+    num = NUM[dt]
+    prog = ((F.ADD_C, 0, -1, 0, 1.0), (F.POW_C, 1, 0, 0, 2.0), (F.MUL_C, 2, 1, 0, 3.0),
+            (F.NEG, 2, 2, 0, 0.0))
+    x1 = K.add_scalar(x, 1.0)
+    y = K.neg(K.mul_scalar(K.pow_scalar(x1, 2.0), 3.0))
+    out, (s0, s2, s1, s2b) = F.run(prog, (x,), n, num, sums=(0, 2, 1, 2))
+    assert_same_bits(out, y)
+    assert_same_sum(s0, K.sum(x1))
+    assert_same_sum(s0, F.run(prog[:1], (x,), n, num, reduce=1))
+    assert_same_sum(s1, K.sum(K.pow_scalar(x1, 2.0)))
+    assert_same_sum(s2, K.sum(y))
+    assert s2b == s2 or (math.isnan(s2) and math.isnan(s2b))
+    total, (s2,) = F.run(prog, (x,), n, num, reduce=1, sums=(2,))
+    assert_same_sum(total, K.sum(y))
+    assert_same_sum(s2, K.sum(y))
+    # no sums: the usual return values
+    assert isinstance(F.run(prog, (x,), n, num, reduce=1, sums=()), float)
+    assert isinstance(F.run(prog, (x,), n, num, sums=[]), np.ndarray)
+
+
+SUMS_BAD = [
+    ({"sums": 0}, TypeError, "sums must be a tuple"),
+    ({"sums": "0"}, TypeError, "sums must be a tuple"),
+    ({"sums": (0.0,)}, TypeError, "register numbers (ints)"),
+    ({"sums": (True,)}, TypeError, "register numbers (ints)"),
+    ({"sums": (None,)}, TypeError, "register numbers (ints)"),
+    ({"sums": (-1,)}, ValueError, "sums: -1 is not a register"),
+    ({"sums": (32,)}, ValueError, "sums: 32 is not a register"),
+    ({"sums": (1,)}, ValueError, "no instruction writes register 1"),
+    ({"sums": (0, 5)}, ValueError, "no instruction writes register 5"),
+    ({"sums": (0,), "reduce": 1, "out": np.zeros(10)}, ValueError, "out must be None"),
+]
+
+
+@pytest.mark.parametrize("kw, exc, msg", SUMS_BAD)
+def test_sums_validation_errors(kw, exc, msg):
+    out = np.full(10, 3.0)
+    kw = dict(kw)
+    kw.setdefault("out", out)
+    with pytest.raises(exc, match=re.escape(msg)):
+        F.run(P1, (X,), 10, 12, **kw)
+    np.testing.assert_array_equal(out, 3.0)   # nothing written
