@@ -59,7 +59,8 @@ def _cast(x, npdt):
 
 
 def _ufunc(f, a, b, dt):
-    r = f(_cast(a, dt), _cast(b, dt))
+    with np.errstate(all="ignore"):  # x/0 -> inf, 0/0 -> nan, as torch, without numpy's warnings
+        r = f(_cast(a, dt), _cast(b, dt))
     if type(r) is not np.ndarray or r.dtype != dt:
         r = np.asarray(r, dtype=dt)
     return r
@@ -564,14 +565,18 @@ class ToCopyBackward0(Node):
 
 # ----------------------------------------------------------------------------- public functions
 def _as_tensor_operand(x):
+    """The second operand of a binary op: a Tensor or a Python number (numpy scalars become
+    numbers, numpy arrays tensors); anything else is a TypeError, as in torch."""
     if isinstance(x, Tensor):
         return x
     if isinstance(x, (bool, int, float)):
         return x
-    if isinstance(x, np.generic):
+    if isinstance(x, np.generic) and x.dtype.kind in "biuf":
         return x.item()
-    from ..tensor import tensor
-    return tensor(x)
+    if isinstance(x, np.ndarray):
+        from ..creation import tensor
+        return tensor(x)
+    raise TypeError(f"unsupported operand type(s): 'Tensor' and '{type(x).__name__}'")
 
 
 def _operands(a, b):
