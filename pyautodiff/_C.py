@@ -4,6 +4,12 @@ Use ``from pyautodiff._C import K``, then ``K.add(a, b, out)`` etc.  Importing t
 fails with ONE clear ImportError when the extension is missing (source tree never built) or
 stale (built from an older csrc/_kernels.pyx whose API_VERSION differs from the one this
 Python code expects).
+
+``K`` and ``F`` are the AVX2 builds of _kernels / _fused (``pyautodiff._kernels_avx2`` /
+``_fused_avx2``: the same code compiled with -mavx2, bit-identical results, see setup.py) when
+they were built, are current, and the CPU and OS support AVX2 (``pyautodiff._cpu``); else the
+baseline modules.  ``SIMD`` tells which: "avx2" or "baseline".  PYAUTODIFF_NO_AVX2=1 (any value
+but "" and "0") forces the baseline.  The baseline modules are imported and checked in any case.
 """
 
 API_VERSION = 2  # must equal csrc/_kernels.pyx: API_VERSION
@@ -52,6 +58,33 @@ except ImportError as _e:
 if getattr(F, "API_VERSION", None) != FUSED_API_VERSION:
     raise ImportError(f"pyautodiff's compiled extension {F.__file__} is stale; re-" + _HOW_TO_BUILD)
 __all__.append("F")
+
+
+def _avx2_modules():
+    """(K, F) of the AVX2 builds, or None: not wanted, not supported, not built or stale."""
+    import os
+    if os.environ.get("PYAUTODIFF_NO_AVX2", "") not in ("", "0"):
+        return None
+    try:
+        from pyautodiff._cpu import has_avx2
+        if not has_avx2():     # (checked before importing code that may use AVX2 anywhere)
+            return None
+        from pyautodiff import _kernels_avx2 as k, _fused_avx2 as f
+    except ImportError:
+        return None
+    if (getattr(k, "API_VERSION", None) != API_VERSION
+            or getattr(f, "API_VERSION", None) != FUSED_API_VERSION):
+        return None
+    return k, f
+
+
+SIMD = "baseline"
+_m = _avx2_modules()
+if _m is not None:
+    K, F = _m
+    SIMD = "avx2"
+del _m
+__all__.append("SIMD")
 
 # Recycling of large freed numpy buffers (csrc/_memory.pyx).  On by default: a training step
 # then reuses the previous step's buffers instead of faulting in fresh pages.
