@@ -602,6 +602,7 @@ def _load_C_with(monkeypatch, fake):
     """Execute pyautodiff/_C.py afresh with `pyautodiff._kernels` replaced by `fake`."""
     import pyautodiff
     path = pyautodiff.__path__[0] + "/_C.py"
+    monkeypatch.setenv("PYAUTODIFF_NO_AVX2", "1")  # K is then the (fake) baseline module
     if fake is None:
         monkeypatch.delattr(pyautodiff, "_kernels", raising=False)
         monkeypatch.setitem(sys.modules, "pyautodiff._kernels", None)
