@@ -21,43 +21,28 @@ _HOW_TO_BUILD = (
     "`python setup.py build_ext --inplace` (or `pip install -e .`) there"
 )
 
-try:
-    from pyautodiff import _kernels as K
-except ImportError as _e:  # no compiled module next to this file
-    raise ImportError(
-        f"pyautodiff's compiled extension pyautodiff._kernels could not be imported ({_e}); "
-        + _HOW_TO_BUILD
-    ) from None
+def _load(name, version=None):
+    """Import the compiled module pyautodiff.<name>: one clear ImportError if it is missing or
+    stale (its API_VERSION differs from the one this Python code expects)."""
+    import importlib
+    try:
+        mod = importlib.import_module("pyautodiff." + name)
+    except ImportError as e:  # no compiled module next to this file
+        raise ImportError(
+            f"pyautodiff's compiled extension pyautodiff.{name} could not be imported ({e}); " + _HOW_TO_BUILD
+        ) from None
+    if version is not None and getattr(mod, "API_VERSION", None) != version:
+        raise ImportError(
+            f"pyautodiff's compiled extension {mod.__file__} is stale (API_VERSION "
+            f"{getattr(mod, 'API_VERSION', None)}, expected {version}); re-" + _HOW_TO_BUILD
+        )
+    return mod
 
-if getattr(K, "API_VERSION", None) != API_VERSION:
-    raise ImportError(
-        f"pyautodiff's compiled extension {K.__file__} is stale (API_VERSION "
-        f"{getattr(K, 'API_VERSION', None)}, expected {API_VERSION}); re-" + _HOW_TO_BUILD
-    )
 
-__all__ = ["K", "API_VERSION"]
-
-# The compiled graph core (Tensor base fields, Node, AccumulateGrad, backward engine).
-try:
-    from pyautodiff import _graph as G
-except ImportError as _e:
-    raise ImportError(
-        f"pyautodiff's compiled extension pyautodiff._graph could not be imported ({_e}); " + _HOW_TO_BUILD
-    ) from None
-if getattr(G, "API_VERSION", None) != GRAPH_API_VERSION:
-    raise ImportError(f"pyautodiff's compiled extension {G.__file__} is stale; re-" + _HOW_TO_BUILD)
-__all__.append("G")
-
-# The fused evaluator of elementwise chains (csrc/_fused.pyx), used by pyautodiff.ops.fusion.
-try:
-    from pyautodiff import _fused as F
-except ImportError as _e:
-    raise ImportError(
-        f"pyautodiff's compiled extension pyautodiff._fused could not be imported ({_e}); " + _HOW_TO_BUILD
-    ) from None
-if getattr(F, "API_VERSION", None) != FUSED_API_VERSION:
-    raise ImportError(f"pyautodiff's compiled extension {F.__file__} is stale; re-" + _HOW_TO_BUILD)
-__all__.append("F")
+K = _load("_kernels", API_VERSION)        # elementwise kernels
+G = _load("_graph", GRAPH_API_VERSION)    # Tensor base fields, Node, AccumulateGrad, engine
+F = _load("_fused", FUSED_API_VERSION)    # fused evaluator of elementwise chains (ops/fusion.py)
+__all__ = ["K", "G", "F", "API_VERSION"]
 
 
 def _avx2_modules():
@@ -90,11 +75,8 @@ __all__.append("SIMD")
 # then reuses the previous step's buffers instead of faulting in fresh pages.
 # PYAUTODIFF_BUFFER_CACHE_MB sets the cap (0 turns it off).
 import os as _os
-try:
-    from pyautodiff._memory import set_buffer_cache, buffer_cache_info  # noqa: E402
-except ImportError as _e:
-    raise ImportError(
-        f"pyautodiff's compiled extension pyautodiff._memory could not be imported ({_e}); " + _HOW_TO_BUILD
-    ) from None
 
+_memory = _load("_memory")
+set_buffer_cache = _memory.set_buffer_cache
+buffer_cache_info = _memory.buffer_cache_info
 set_buffer_cache(int(_os.environ.get("PYAUTODIFF_BUFFER_CACHE_MB", "512")) << 20)

@@ -608,6 +608,7 @@ def _load_C_with(monkeypatch, fake):
         monkeypatch.setitem(sys.modules, "pyautodiff._kernels", None)
     else:
         monkeypatch.setattr(pyautodiff, "_kernels", fake)
+        monkeypatch.setitem(sys.modules, "pyautodiff._kernels", fake)
     spec = importlib.util.spec_from_file_location("pyautodiff._C_probe", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
