@@ -44,9 +44,10 @@ class MeanBackward0(Node):
         self.shape = a.shape
         if type(a) is Lazy:  # evaluated as K.mean: the double sum divided by the count, then cast
             return reduction(MEAN, a)
-        if a.dtype in _FLOATS and a.flags.c_contiguous:
-            return np.asarray(K.mean(a), dtype=a.dtype)
-        return np.asarray(a.mean(dtype=np.float64), dtype=a.dtype)
+        try:
+            return np.array(K.mean(a), a.dtype)
+        except (TypeError, ValueError):  # not a contiguous float32/64 array: numpy's way
+            return np.asarray(a.mean(dtype=np.float64), dtype=a.dtype)
 
     def backward(self, g):
         n = 1
@@ -113,7 +114,7 @@ def sum(a, dim=None, keepdim=False, *, dtype=None):
 def mean(a, dim=None, keepdim=False, *, dtype=None):
     if dtype is not None:
         a = a.to(dtype)
-    if not a.dtype.is_floating_point:
+    if a._raw.dtype.kind != "f":
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point or complex "
             f"dtype. Got: {_SCALAR_NAMES.get(a.dtype.name, a.dtype.name)}")
