@@ -63,6 +63,8 @@ cdef class TensorBase:
     cdef public list _version         # [n], shared by all views of one memory: bumped by in-place ops
     cdef public bint _retains_grad
     cdef public object _acc           # weakref to the AccumulateGrad node of a leaf
+    cdef public object _base          # for a view (view/reshape/t/slicing ...): the tensor owning
+                                      # the memory; in-place ops on the view update its history too
     cdef object __weakref__
 
     property _data:

@@ -667,6 +667,10 @@ class Tensor(_G.TensorBase):
     def _check_inplace(self):
         if self.requires_grad and self.grad_fn is None and _GRAD.enabled:
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+        base = self._base
+        if base is not None and base.requires_grad and base.grad_fn is None and _GRAD.enabled:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
         _fusion.flush_reading(self._raw)  # pending lazy chains may read memory about to change
 
     def _inplace_result(self, result):
@@ -679,6 +683,8 @@ class Tensor(_G.TensorBase):
             raise RuntimeError(f"result type {_SCALAR_NAMES[r.dtype.name]} can't be cast to the "
                                f"desired output type {_SCALAR_NAMES[self._raw.dtype.name]}")
         if self.requires_grad and _GRAD.enabled or result.requires_grad:
+            if self._base is not None and self._inplace_through_view(result):
+                return self
             # the graph continues from the new node: self takes the result's history
             self._data = result._data if result._data.dtype == self._raw.dtype else \
                 result._data.astype(self._raw.dtype)
@@ -702,6 +708,39 @@ class Tensor(_G.TensorBase):
         np.copyto(self._data, r, casting="unsafe")
         self._version[0] += 1
         return self
+
+    def _inplace_through_view(self, result):
+        """An in-place op with autograd on a view: write the values into the shared memory (the
+        base and its views see them), record the write in the base's history (CopySlices), and
+        re-derive the view from the new base.  False when the view can't be tracked."""
+        base = self._base
+        B = base._data
+        V = self._data
+        geom = _shape.view_geometry(V, B)
+        if geom is None:
+            return False
+        for n, st in zip(V.shape, V.strides):
+            if st == 0 and n > 1:
+                raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                                   "refers to a single memory location. Please clone() the tensor before "
+                                   "performing the operation.")
+        node = result.grad_fn
+        if node is not None and node._saved:
+            # the op saved the view's old values: they are about to be overwritten, so it keeps a copy
+            if any(x is V for x in node._saved):
+                node._saved = tuple(x.copy() if x is V else x for x in node._saved)
+                if node._versions is not None:
+                    node._versions = [e for e in node._versions if e[2] is not V] or None
+        np.copyto(V, result._data, casting="unsafe")
+        self._version[0] += 1
+        written = _shape.CopySlices.apply(base, result, geom)
+        base.grad_fn = written.grad_fn
+        base._requires_grad = True
+        view = _shape.AsStridedBackward0.apply(base, geom)
+        self._raw = view._raw
+        self.grad_fn = view.grad_fn
+        self._requires_grad = True
+        return True
 
     def add_(self, other, *, alpha=1):
         self._check_inplace()

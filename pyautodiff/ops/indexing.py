@@ -6,6 +6,7 @@ from ..autograd.graph import Node
 from ..autograd.grad_mode import STATE
 from ..tensor import Tensor
 from .fusion import flush_pending
+from .shape import _share_version
 
 
 def _convert(index):
@@ -147,9 +148,7 @@ def unbind_rows(t):
     node = _NODES["UnbindBackward0"]
     rows = []
     for i in range(t._data.shape[0]):
-        r = node.apply(t, (i, Ellipsis))
-        r._version = t._version  # views
-        rows.append(r)
+        rows.append(_share_version(node.apply(t, (i, Ellipsis)), t))  # views
     return iter(rows)
 
 
@@ -160,9 +159,7 @@ def getitem(t, index):
     kind = _basic_kind(idx, t._data.shape, not isinstance(index, tuple))
     if not any(i is Ellipsis for i in idx):
         idx = idx + (Ellipsis,)  # numpy then returns a 0-d view, never a scalar copy
-    r = _NODES[kind].apply(t, idx)
-    r._version = t._version  # basic indexing is a view
-    return r
+    return _share_version(_NODES[kind].apply(t, idx), t)  # basic indexing is a view
 
 
 class CopySlices(Node):

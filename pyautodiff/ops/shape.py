@@ -32,7 +32,10 @@ def _infer(shape, numel):
 
 
 def _share_version(out, a):
-    out._version = a._version  # a view: in-place changes of either are seen by both
+    """Mark `out` as a view of `a`: in-place changes of either are seen by both (one version
+    counter), and an in-place op on `out` also records itself in the history of the base."""
+    out._version = a._version
+    out._base = a._base if a._base is not None else a
     return out
 
 
@@ -134,3 +137,52 @@ def transpose(x, d0, d1):
 
 def swap_last(x):
     return transpose(x, -2, -1)
+
+
+# ----------------------------------------------------------------------------- in-place through views
+def view_geometry(view, base):
+    """(byte offset, shape, strides) of the ndarray `view` inside the C-contiguous ndarray `base`
+    whose memory it views, or None when that does not hold (then the view is not tracked)."""
+    if not base.flags.c_contiguous or not np.may_share_memory(view, base):
+        return None
+    off = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
+    if off < 0 or off >= max(base.nbytes, 1):
+        return None
+    return off, view.shape, view.strides
+
+
+def _region(arr, geom):
+    off, shape, strides = geom
+    return np.ndarray(shape, arr.dtype, buffer=arr, offset=off, strides=strides)
+
+
+class CopySlices(Node):
+    """The base's history after an in-place op through one of its views: outside the view's
+    region the gradient goes to the base's earlier history, inside it to the op's result.
+    (forward: the caller has already written the result into the base's memory.)"""
+    def forward(self, base, value, geom):
+        self.geom = geom
+        return base
+
+    def backward(self, g):
+        g = np.ascontiguousarray(g)
+        gv = _region(g, self.geom).copy()
+        gb = g.copy()
+        _region(gb, self.geom)[...] = 0
+        return gb, gv, None
+
+    def name(self):
+        return "torch::autograd::CopySlices"
+
+
+class AsStridedBackward0(Node):
+    """A view re-derived from its base after the base's history changed."""
+    def forward(self, base, geom):
+        self.geom = geom
+        self.shape = base.shape
+        return _region(base, geom)
+
+    def backward(self, g):
+        gb = np.zeros(self.shape, g.dtype)
+        _region(gb, self.geom)[...] = g
+        return gb, None
