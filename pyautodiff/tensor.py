@@ -685,9 +685,17 @@ class Tensor(_G.TensorBase):
         if self.requires_grad and _GRAD.enabled or result.requires_grad:
             if self._base is not None and self._inplace_through_view(result):
                 return self
-            # the graph continues from the new node: self takes the result's history
-            self._data = result._data if result._data.dtype == self._raw.dtype else \
-                result._data.astype(self._raw.dtype)
+            # the graph continues from the new node: self takes the result's history.  The values
+            # are written into self's memory, so that views of self see them; what the op saved
+            # of self's old values becomes a private copy first.
+            d = self._data
+            node = result.grad_fn
+            if d.flags.writeable:
+                _privatize_saved(node, d)
+                np.copyto(d, result._data, casting="unsafe")
+            else:
+                self._data = result._data if result._data.dtype == self._raw.dtype else \
+                    result._data.astype(self._raw.dtype)
             self.grad_fn = result.grad_fn
             self._requires_grad = result._requires_grad
             self._version[0] += 1
@@ -724,13 +732,7 @@ class Tensor(_G.TensorBase):
                 raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
                                    "refers to a single memory location. Please clone() the tensor before "
                                    "performing the operation.")
-        node = result.grad_fn
-        if node is not None and node._saved:
-            # the op saved the view's old values: they are about to be overwritten, so it keeps a copy
-            if any(x is V for x in node._saved):
-                node._saved = tuple(x.copy() if x is V else x for x in node._saved)
-                if node._versions is not None:
-                    node._versions = [e for e in node._versions if e[2] is not V] or None
+        _privatize_saved(result.grad_fn, V)  # the op's saved old values are about to be overwritten
         np.copyto(V, result._data, casting="unsafe")
         self._version[0] += 1
         written = _shape.CopySlices.apply(base, result, geom)
@@ -834,6 +836,20 @@ _META_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", 
                "bool": "bool"}  # torch's C++ type names, in messages
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "int64": "Long", "int32": "Int",
                  "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}  # torch's, in messages
+
+
+def _privatize_saved(node, mem):
+    """Before an in-place write into `mem`: arrays the op `node` saved that share that memory
+    become private copies (torch saves the original self of an in-place op the same way)."""
+    if node is None or not node._saved:
+        return
+    saved = node._saved
+    if any(type(x) is np.ndarray and np.may_share_memory(x, mem) for x in saved):
+        node._saved = tuple(x.copy() if type(x) is np.ndarray and np.may_share_memory(x, mem) else x
+                            for x in saved)
+        if node._versions is not None:
+            node._versions = [e for e in node._versions
+                              if not (type(e[2]) is np.ndarray and np.may_share_memory(e[2], mem))] or None
 
 
 def _rebuild_tensor(cls, arr, requires_grad, state):

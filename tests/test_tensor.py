@@ -870,3 +870,16 @@ def test_inplace_on_view_keeps_saved_values_for_backward():
     y.sum().backward()
     np.testing.assert_array_equal(np_of(w.grad), [2., 3.])
     np.testing.assert_array_equal(np_of(x.grad), [1., 5., 7., 1.])
+
+
+def test_inplace_on_base_is_seen_by_its_views_vs_torch(torch):
+    def run(T):
+        x = T.tensor([1., 2., 3., 4.], requires_grad=True)
+        y = x * 1
+        v = y[1:3]
+        y.mul_(x)            # mul_ saves y's old values for x's gradient
+        vals = np_of(v).copy()
+        (y * T.tensor([1., 2., 3., 4.])).sum().backward()
+        return vals, np_of(y), np_of(x.grad)
+    for p, t in zip(run(pad), run(torch)):
+        np.testing.assert_allclose(p, t, rtol=1e-6)
