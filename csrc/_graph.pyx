@@ -24,6 +24,7 @@ cdef object _Tensor = None   # pyautodiff.tensor.Tensor, registered at import (n
 cdef object _STATE = None    # grad mode flag holder (pyautodiff.autograd.grad_mode.STATE)
 cdef object _Lazy = None     # pyautodiff.ops.fusion.Lazy: a not-yet-evaluated elementwise chain
 cdef object _flush = None    # pyautodiff.ops.fusion.flush_reading
+cdef object _refresh_view = None  # pyautodiff.tensor._refresh_view
 
 API_VERSION = 1
 
@@ -38,6 +39,11 @@ def register(tensor_cls, state):
     global _Tensor, _STATE
     _Tensor = tensor_cls
     _STATE = state
+
+
+def register_view_refresh(fn):
+    global _refresh_view
+    _refresh_view = fn
 
 
 def register_fusion(lazy_cls, flush):
@@ -65,6 +71,7 @@ cdef class TensorBase:
     cdef public object _acc           # weakref to the AccumulateGrad node of a leaf
     cdef public object _base          # for a view (view/reshape/t/slicing ...): the tensor owning
                                       # the memory; in-place ops on the view update its history too
+    cdef public long _view_at         # for a view: the version its grad_fn was derived at
     cdef object __weakref__
 
     property _data:
@@ -175,6 +182,8 @@ cdef class Node:
             a = args[i]
             if isinstance(a, TensorBase):
                 t = <TensorBase>a
+                if t._base is not None and t._version[0] != t._view_at:
+                    _refresh_view(t)  # its base changed in place since: re-derive its history
                 raw = t._raw
                 if type(raw) is not _ndarray and type(raw) is _Lazy and (not node.fuses or not raw.shape):
                     raw = t._raw = raw.materialize()  # this op wants an ndarray (or: a pending 0-d sum)

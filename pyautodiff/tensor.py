@@ -742,6 +742,7 @@ class Tensor(_G.TensorBase):
         self._raw = view._raw
         self.grad_fn = view.grad_fn
         self._requires_grad = True
+        self._view_at = self._version[0]
         return True
 
     def add_(self, other, *, alpha=1):
@@ -838,6 +839,20 @@ _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "in
                  "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}  # torch's, in messages
 
 
+def _refresh_view(t):
+    """A view used after its base changed in place (through another view, or directly): its
+    history is re-derived from the base's current one, as torch does."""
+    t._view_at = t._version[0]
+    base = t._base
+    if base.grad_fn is None or not _GRAD.enabled:
+        return
+    geom = _shape.view_geometry(t._data, base._data)
+    if geom is not None:
+        v = _shape.AsStridedBackward0.apply(base, geom)
+        t.grad_fn = v.grad_fn
+        t._requires_grad = True
+
+
 def _privatize_saved(node, mem):
     """Before an in-place write into `mem`: arrays the op `node` saved that share that memory
     become private copies (torch saves the original self of an in-place op the same way)."""
@@ -897,3 +912,4 @@ from .ops import shape as _shape  # noqa: E402
 from .ops import indexing as _idx  # noqa: E402
 _bind_operators()
 _G.register_fusion(_fusion.Lazy, _fusion.flush_reading)
+_G.register_view_refresh(_refresh_view)

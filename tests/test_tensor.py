@@ -883,3 +883,16 @@ def test_inplace_on_base_is_seen_by_its_views_vs_torch(torch):
         return vals, np_of(y), np_of(x.grad)
     for p, t in zip(run(pad), run(torch)):
         np.testing.assert_allclose(p, t, rtol=1e-6)
+
+
+def test_sibling_view_after_inplace_through_another_view_vs_torch(torch):
+    def run(T):
+        x = T.tensor([1., 2., 3., 4.], requires_grad=True)
+        w = T.tensor([2., 3.], requires_grad=True)
+        y = x * 1
+        a, b = y[0:2], y[1:3]
+        a.mul_(w)                  # y[1] changes through a; b shares it
+        (b * T.tensor([5., 7.])).sum().backward()
+        return np_of(b), np_of(x.grad), np_of(w.grad)
+    for p, t in zip(run(pad), run(torch)):
+        np.testing.assert_allclose(p, t, rtol=1e-6)

@@ -36,6 +36,7 @@ def _share_version(out, a):
     counter), and an in-place op on `out` also records itself in the history of the base."""
     out._version = a._version
     out._base = a._base if a._base is not None else a
+    out._view_at = a._version[0]
     return out
 
 
