@@ -34,6 +34,8 @@ from libc.math cimport (sqrt as c_sqrt, sqrtf as c_sqrtf, pow as c_pow, powf as 
 cdef extern from "math.h" nogil:
     float c_fmaf "fmaf"(float, float, float)
     double c_fma "fma"(double, double, double)
+    float c_erff "erff"(float)
+    double c_erf "erf"(double)
 
 cnp.import_array()
 
@@ -237,6 +239,15 @@ cdef void _k_rdiv_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept 
     cdef real one = 1
     for i in range(n):
         o[i] = (one / a[i]) * s
+
+
+cdef void _k_erf(const real* a, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        if real is float:
+            o[i] = c_erff(a[i])
+        else:
+            o[i] = c_erf(a[i])
 
 
 cdef void _k_neg(const real* a, real* o, Py_ssize_t n) noexcept nogil:
@@ -817,6 +828,25 @@ def neg(arr a not None, arr out=None):
         _k_neg(_f(a), _f(out), n)
     else:
         _k_neg(_d(a), _d(out), n)
+    _restore(ts)
+    return out
+
+
+def erf(arr a not None, arr out=None):
+    """erf(a, out): out = erf(a)  (C99 erff/erf: numpy has no erf; used by gelu and torch.erf)"""
+    cdef int t = _first(a, _NEED_IN, b"erf", b"a", out is None)
+    if t < 0:
+        return None  # allocating call on arrays the kernel can't take
+    cdef npy_intp n = cnp.PyArray_SIZE(a)
+    if out is None:
+        out = _new_like(a, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"erf", b"out", b"a", False)
+    cdef PyThreadState* ts = _release(n)
+    if t == cnp.NPY_FLOAT:
+        _k_erf(_f(a), _f(out), n)
+    else:
+        _k_erf(_d(a), _d(out), n)
     _restore(ts)
     return out
 

@@ -360,3 +360,31 @@ def test_error_types_and_texts_vs_torch(i):
     with pytest.raises(exc) as theirs:
         fn(torch, TF)
     assert str(ours.value).replace("pyautodiff.", "torch.") == str(theirs.value)
+
+
+# ---------------------------------------------------------------------------------- gelu / erf
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_gradcheck_and_vs_torch(approximate):
+    from pyautodiff.autograd import gradcheck
+    x = pad.tensor(np.linspace(-4, 4, 23), dtype=pad.float64, requires_grad=True)
+    assert gradcheck(lambda t: pad.nn.functional.gelu(t, approximate=approximate), (x,))
+    torch = pytest.importorskip("torch")
+    v = np.linspace(-6, 6, 301).astype(np.float32)
+    a, b = pad.tensor(v, requires_grad=True), torch.tensor(v, requires_grad=True)
+    ya, yb = pad.nn.GELU(approximate)(a), torch.nn.GELU(approximate)(b)
+    ya.sum().backward()
+    yb.sum().backward()
+    # (torch's vectorized tanh reaches -1 exactly a little earlier than numpy's: tiny absolute gaps)
+    np.testing.assert_allclose(ya.detach().numpy(), yb.detach().numpy(), rtol=1e-5, atol=5e-6)
+    np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-5, atol=5e-6)
+    assert type(ya.grad_fn).__name__ == type(yb.grad_fn).__name__ == "GeluBackward0"
+    assert repr(pad.nn.GELU(approximate)) == repr(torch.nn.GELU(approximate))
+
+
+def test_erf_gradcheck_and_values():
+    import math
+    from pyautodiff.autograd import gradcheck
+    x = pad.tensor([-2.5, -0.3, 0.0, 0.7, 3.0], dtype=pad.float64, requires_grad=True)
+    assert gradcheck(pad.erf, (x,))
+    np.testing.assert_allclose(pad.erf(x).detach().numpy(), [math.erf(v) for v in x.tolist()], rtol=1e-15)
+    assert type(x.erf().grad_fn).__name__ == "ErfBackward0"

@@ -3,12 +3,12 @@ from ..ops import nn_ops as _ops
 from ..ops.elementwise import relu as _relu
 from ..ops.nn_ops import (softmax, log_softmax, linear, mse_loss, l1_loss, nll_loss, cross_entropy,
                           binary_cross_entropy, binary_cross_entropy_with_logits, dropout, one_hot, tanh,
-                          sigmoid, silu, softplus, elu, logsigmoid, embedding, layer_norm, batch_norm)
+                          sigmoid, silu, softplus, elu, logsigmoid, embedding, layer_norm, batch_norm, gelu)
 
 __all__ = ["relu", "relu_", "softmax", "log_softmax", "linear", "mse_loss", "l1_loss", "nll_loss",
            "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits", "dropout", "one_hot",
            "tanh", "sigmoid", "softmin", "leaky_relu", "hardtanh", "relu6", "normalize", "silu", "softplus", "elu",
-           "logsigmoid", "embedding", "layer_norm", "batch_norm"]
+           "logsigmoid", "embedding", "layer_norm", "batch_norm", "gelu"]
 
 
 def relu(input, inplace=False):

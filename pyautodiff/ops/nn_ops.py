@@ -9,11 +9,13 @@ Every op is one Node subclass named as torch names its grad_fn.  Forward and bac
 arrays; BLAS work (addmm) goes through numpy's matmul.
 """
 import builtins
+import math
 import warnings
 
 import numpy as np
 
 from .. import _dtype
+from .._C import K as _K
 from ..autograd.graph import Node
 from ..tensor import Tensor, Size, _wrap_dim
 from . import shape as _shape
@@ -25,7 +27,7 @@ __all__ = [
     "clamp", "clip", "clamp_min", "clamp_max", "maximum", "minimum", "where", "cat", "concat",
     "concatenate", "stack", "abs", "absolute", "sqrt", "tanh", "sigmoid", "squeeze", "unsqueeze",
     "flatten", "swapaxes", "swapdims", "expand_copy", "addmm", "dropout", "square", "rsqrt",
-    "logsumexp", "return_types", "layer_norm", "batch_norm", "embedding",
+    "logsumexp", "return_types", "layer_norm", "batch_norm", "embedding", "erf",
 ]
 
 _F32 = np.dtype(np.float32)
@@ -266,6 +268,63 @@ class LogSigmoidBackward0(Node):
         (a,) = self.saved
         with np.errstate(over="ignore"):
             return (g * (1 - 1 / (1 + np.exp(-a)))).astype(g.dtype, copy=False)
+
+
+class ErfBackward0(Node):
+    def forward(self, a):
+        self.save(a)
+        out = _K.erf(a)
+        return out if out is not None else np.vectorize(math.erf, otypes=[a.dtype])(a)
+
+    def backward(self, g):
+        (x,) = self.saved
+        t = x.dtype.type
+        return g * (t(2 / math.sqrt(math.pi)) * np.exp(-(x * x)))
+
+
+def erf(input):
+    if not input.dtype.is_floating_point:
+        input = _to_dtype(input, _dtype.get_default_dtype())
+    return ErfBackward0.apply(input)
+
+
+def _erf_array(a):
+    out = _K.erf(a)
+    return out if out is not None else np.vectorize(math.erf, otypes=[a.dtype])(a)
+
+
+class GeluBackward0(Node):
+    """torch's gelu formulas, operation by operation (exact erf form, or the tanh approximation)."""
+    def forward(self, x, approximate):
+        self.save(x)
+        self.approximate = approximate
+        t = x.dtype.type
+        if approximate == "tanh":
+            inner = t(math.sqrt(2) * (2 / math.sqrt(math.pi)) * 0.5) * (x + t(0.044715) * (x * x * x))
+            return t(0.5) * x * (t(1) + np.tanh(inner))
+        return x * t(0.5) * (t(1) + _erf_array(x * t(math.sqrt(0.5))))
+
+    def backward(self, g):
+        (x,) = self.saved
+        t = x.dtype.type
+        if self.approximate == "tanh":
+            beta = t(math.sqrt(2) * (2 / math.sqrt(math.pi)) * 0.5)
+            kappa = t(0.044715)
+            x_sq = x * x
+            tanh_inner = np.tanh(beta * (x + kappa * (x_sq * x)))
+            left = t(0.5) * x
+            right = t(1) + tanh_inner
+            right_derivative = left * (t(1) - tanh_inner * tanh_inner) * (beta * (t(1) + t(3) * kappa * x_sq))
+            return g * (t(0.5) * right + right_derivative), None
+        cdf = t(0.5) * (t(1) + _erf_array(x * t(math.sqrt(0.5))))
+        pdf = t((2 / math.sqrt(math.pi)) * math.sqrt(0.5) * 0.5) * np.exp(x * x * t(-0.5))
+        return g * (cdf + x * pdf), None
+
+
+def gelu(input, approximate="none"):
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"approximate argument must be either none or tanh.")
+    return GeluBackward0.apply(input, approximate)
 
 
 def silu(input, inplace=False):
@@ -1791,6 +1850,7 @@ _METHODS = {
     "squeeze": squeeze, "unsqueeze": unsqueeze, "flatten": flatten, "unflatten": unflatten,
     "transpose": _shape.transpose, "swapaxes": swapaxes, "swapdims": swapaxes, "permute": _method_permute,
     "expand": _method_expand, "expand_as": _method_expand_as, "addmm": _method_addmm,
+    "erf": erf, "erf_": _inplace(erf),
 }
 
 for _name, _fn in _METHODS.items():

@@ -118,6 +118,20 @@ class ReLU6(Hardtanh):
         return "inplace=True" if self.inplace else ""
 
 
+class GELU(Module):
+    __constants__ = ["approximate"]
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input):
+        return _ops.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
 class SiLU(Module):
     __constants__ = ["inplace"]
 
