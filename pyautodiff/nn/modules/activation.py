@@ -32,7 +32,8 @@ class Sigmoid(Module):
         return _ops.sigmoid(input)
 
 
-class Softmax(Module):
+class _DimActivation(Module):
+    """An activation over one dimension (Softmax, LogSoftmax): holds `dim`, prints it."""
     __constants__ = ["dim"]
 
     def __init__(self, dim=None):
@@ -44,11 +45,13 @@ class Softmax(Module):
         if not hasattr(self, "dim"):
             self.dim = None
 
-    def forward(self, input):
-        return _ops.softmax(input, self.dim, _stacklevel=5)
-
     def extra_repr(self):
         return f"dim={self.dim}"
+
+
+class Softmax(_DimActivation):
+    def forward(self, input):
+        return _ops.softmax(input, self.dim, _stacklevel=5)
 
 
 class Softmin(Softmax):
@@ -56,23 +59,9 @@ class Softmin(Softmax):
         return F.softmin(input, self.dim, _stacklevel=5)
 
 
-class LogSoftmax(Module):
-    __constants__ = ["dim"]
-
-    def __init__(self, dim=None):
-        super().__init__()
-        self.dim = dim
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if not hasattr(self, "dim"):
-            self.dim = None
-
+class LogSoftmax(_DimActivation):
     def forward(self, input):
         return _ops.log_softmax(input, self.dim, _stacklevel=5)
-
-    def extra_repr(self):
-        return f"dim={self.dim}"
 
 
 class LeakyReLU(Module):
