@@ -38,6 +38,7 @@ cdef extern from "math.h" nogil:
     double c_erf "erf"(double)
 
 cnp.import_array()
+from numpy import ndarray as _ndarray_type
 
 # Bump whenever a signature or a semantic of this module changes; pyautodiff/_C.py checks it.
 API_VERSION = 2  # 2: out=None allocates (and returns None for arrays it can't take)
@@ -829,6 +830,27 @@ def neg(arr a not None, arr out=None):
     else:
         _k_neg(_d(a), _d(out), n)
     _restore(ts)
+    return out
+
+
+def expand(arr a not None, tuple shape):
+    """expand(a, shape): a read-only view of the single value of `a` (size 1) with `shape` and all
+    strides 0, sharing a's memory: the gradient of a sum/mean, broadcast without memory."""
+    cdef Py_ssize_t nd = len(shape), i
+    cdef npy_intp dims[64]
+    cdef npy_intp strides[64]
+    if cnp.PyArray_SIZE(a) != 1:
+        raise ValueError(f"expand(): 'a' must have exactly one element, got {cnp.PyArray_SIZE(a)}")
+    if nd > 64:
+        raise ValueError("expand(): at most 64 dimensions")
+    for i in range(nd):
+        dims[i] = shape[i]
+        if dims[i] < 0:
+            raise ValueError("expand(): negative dimension")
+        strides[i] = 0
+    out = cnp.PyArray_New(_ndarray_type, <int>nd, dims, cnp.PyArray_TYPE(a), strides,
+                          cnp.PyArray_DATA(a), 0, cnp.NPY_ARRAY_ALIGNED, None)
+    cnp.set_array_base(out, a)
     return out
 
 

@@ -106,7 +106,9 @@ def _signature(fn):
 
 KERNELS = sorted(name for name in dir(K0)
                  if not name.startswith("_") and callable(getattr(K0, name))
-                 and _signature(getattr(K0, name)) is not None)
+                 and _signature(getattr(K0, name)) is not None
+                 # array kernels only (expand(a, shape) builds a view: no arithmetic to compare)
+                 and {k for k, _, _ in _signature(getattr(K0, name))} <= {"arr", "double", "bool"})
 
 
 def test_every_kernel_is_covered():

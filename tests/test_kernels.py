@@ -687,3 +687,17 @@ def test_fma_scalar_rounds_once(dt):
     out = c.copy()
     assert K.fma_scalar(a, s, out, out) is out  # in place over c
     np.testing.assert_array_equal(out, got)
+
+
+def test_expand_is_a_zero_stride_read_only_view():
+    v = np.array(0.25, F32)
+    e = K.expand(v, (3, 5))
+    assert e.shape == (3, 5) and e.strides == (0, 0) and e.base is v
+    assert not e.flags.writeable
+    np.testing.assert_array_equal(e, np.full((3, 5), 0.25, F32))
+    assert K.expand(np.array([7.0]), ()).shape == ()
+    assert K.expand(v, (0, 4)).size == 0
+    with pytest.raises(ValueError):
+        K.expand(np.ones(2, F32), (3,))
+    with pytest.raises(ValueError):
+        K.expand(v, (-1,))

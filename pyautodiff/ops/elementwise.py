@@ -237,7 +237,7 @@ def expand_scalar(v, shape, dtype):
         out = np.empty(shape, dtype)
         out.fill(v)
         return out
-    return np.ndarray(shape, dtype, buffer=np.array(v, dtype), strides=(0,) * len(shape))
+    return K.expand(np.array(v, dtype), shape)
 
 
 def _bscalar(g):
