@@ -414,6 +414,21 @@ cdef void _k_pow_scalar_bw(const real* g, const real* a, int kind, real e, real 
                 _st(o, i, g[i] * (e * c_pow(a[i], em1)), acc)
 
 
+cdef void _k_pow_scalar_bw_g1(real gv, const real* a, int kind, real e, real em1, real* o,
+                              Py_ssize_t n, bint acc) noexcept nogil:
+    # one gradient value for every element: blocks of a small buffer filled with it feed the
+    # vectorized loop above (same arithmetic, same bits as a materialized gradient)
+    cdef real gbuf[512]
+    cdef Py_ssize_t i, k, m
+    for i in range(512):
+        gbuf[i] = gv
+    k = 0
+    while k < n:
+        m = n - k if n - k < 512 else 512
+        _k_pow_scalar_bw(gbuf, a + k, kind, e, em1, o + k, m, acc)
+        k += m
+
+
 # ---- backward loops --------------------------------------------------------------------------
 
 cdef void _k_scale(const real* g, real alpha, real* o, Py_ssize_t n, bint acc) noexcept nogil:
@@ -1103,24 +1118,39 @@ def pow_scalar_backward(arr g not None, arr x not None, double e, arr out=None,
                         bint accumulate=False):
     """pow_scalar_backward(g, x, e, out, accumulate): out (+)= g * (e * x ** (e - 1)),
     exactly 0 for e == 0; x ** (e - 1) uses torch's exact fast paths (1, x, x*x, x*x*x, 1/x,
-    1/(x*x), sqrt, 1/sqrt) and pow otherwise."""
+    1/(x*x), sqrt, 1/sqrt) and pow otherwise.  g may also hold ONE value (size 1) used for
+    every element: the broadcast gradient of a sum/mean, never materialized."""
     cdef int t = _first(g, _NEED_IN, b"pow_scalar_backward", b"g", out is None)
     if t < 0:
         return None  # allocating call on arrays the kernel can't take
-    cdef npy_intp n = cnp.PyArray_SIZE(g)
-    if _same(x, t, n, _NEED_IN, b"pow_scalar_backward", b"x", b"g", out is None) < 0:
-        return None
-    if out is None:
-        out = _new_like(g, t)
+    cdef npy_intp n = cnp.PyArray_SIZE(x)
+    cdef bint gscalar = cnp.PyArray_SIZE(g) == 1 and n != 1
+    if gscalar:
+        if _first(x, _NEED_IN, b"pow_scalar_backward", b"x", out is None) != t:
+            if out is None:
+                return None
+            _same(x, t, n, _NEED_IN, b"pow_scalar_backward", b"x", b"g", False)
     else:
-        _same(out, t, n, _NEED_OUT, b"pow_scalar_backward", b"out", b"g", False)
+        n = cnp.PyArray_SIZE(g)
+        if _same(x, t, n, _NEED_IN, b"pow_scalar_backward", b"x", b"g", out is None) < 0:
+            return None
+    if out is None:
+        out = _new_like(x, t)
+    else:
+        _same(out, t, n, _NEED_OUT, b"pow_scalar_backward", b"out", b"x", False)
     cdef double em1 = e - 1.0
     cdef int kind = -1 if e == 0 else _pow_kind(em1, False)
     cdef PyThreadState* ts = _release(n)
     if t == cnp.NPY_FLOAT:
-        _k_pow_scalar_bw(_f(g), _f(x), kind, <float>e, <float>em1, _f(out), n, accumulate)
+        if gscalar:
+            _k_pow_scalar_bw_g1(_f(g)[0], _f(x), kind, <float>e, <float>em1, _f(out), n, accumulate)
+        else:
+            _k_pow_scalar_bw(_f(g), _f(x), kind, <float>e, <float>em1, _f(out), n, accumulate)
     else:
-        _k_pow_scalar_bw(_d(g), _d(x), kind, e, em1, _d(out), n, accumulate)
+        if gscalar:
+            _k_pow_scalar_bw_g1(_d(g)[0], _d(x), kind, e, em1, _d(out), n, accumulate)
+        else:
+            _k_pow_scalar_bw(_d(g), _d(x), kind, e, em1, _d(out), n, accumulate)
     _restore(ts)
     return out
 

@@ -701,3 +701,21 @@ def test_expand_is_a_zero_stride_read_only_view():
         K.expand(np.ones(2, F32), (3,))
     with pytest.raises(ValueError):
         K.expand(v, (-1,))
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("e", [0.0, 1.0, 2.0, 3.0, -1.0, 0.5, 2.5])
+@pytest.mark.parametrize("acc", [False, True])
+def test_pow_scalar_backward_with_one_value_gradient(dt, e, acc):
+    """g of size 1 stands for that value everywhere: the same bits as a materialized g."""
+    rng = np.random.default_rng(3)
+    x = rng.uniform(0.1, 3, 37).astype(dt)
+    gv = np.array(rng.standard_normal(), dt)
+    base = rng.standard_normal(37).astype(dt)
+    want, got = base.copy(), base.copy()
+    K.pow_scalar_backward(np.full(37, gv, dt), x, e, want, acc)
+    assert K.pow_scalar_backward(gv, x, e, got, acc) is got
+    np.testing.assert_array_equal(got, want)
+    if not acc:
+        np.testing.assert_array_equal(K.pow_scalar_backward(gv.reshape(1), x, e), want)
+    assert K.pow_scalar_backward(gv, x.astype(np.float64 if dt is F32 else F32), e) is None

@@ -427,8 +427,9 @@ class PowBackward0(Node):
         if g.shape == x.shape:
             out = K.pow_scalar_backward(g, x, e)
             if out is None:
-                g = _dense(g)  # a broadcast scalar g: filled once, then the kernel
-                out = K.pow_scalar_backward(g, x, e)
+                v = _bscalar(g)  # a broadcast one-value gradient: the kernel reads the value
+                if v is not None:
+                    out = K.pow_scalar_backward(np.array(v, g.dtype), x, e)
             if out is not None:
                 return out, None, None
         if e == 0:
