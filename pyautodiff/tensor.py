@@ -785,14 +785,17 @@ class Tensor(_G.TensorBase):
         return self.pow_(other)
 
     def zero_(self):
+        if self.requires_grad and _GRAD.enabled:
+            self._check_inplace()
+            return self._inplace_result(_nn.ZeroBackward0.apply(self))
         return self.fill_(0)
 
     def fill_(self, value):
         self._check_inplace()
         if isinstance(value, Tensor):
             value = value.item()
-        if self.requires_grad and _GRAD.enabled:
-            self.grad_fn = None  # a filled non-leaf no longer depends on its history
+        if self.requires_grad and _GRAD.enabled:  # the values no longer depend on the history
+            return self._inplace_result(_nn.FillBackward2.apply(self, value))
         self._data[...] = value
         self._version[0] += 1
         return self
@@ -910,6 +913,7 @@ from .autograd import engine as _engine  # noqa: E402
 from .ops import reduction as _red  # noqa: E402
 from .ops import shape as _shape  # noqa: E402
 from .ops import indexing as _idx  # noqa: E402
+from .ops import nn_ops as _nn  # noqa: E402
 _bind_operators()
 _G.register_fusion(_fusion.Lazy, _fusion.flush_reading)
 _G.register_view_refresh(_refresh_view)

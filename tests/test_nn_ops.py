@@ -388,3 +388,15 @@ def test_erf_gradcheck_and_values():
     assert gradcheck(pad.erf, (x,))
     np.testing.assert_allclose(pad.erf(x).detach().numpy(), [math.erf(v) for v in x.tolist()], rtol=1e-15)
     assert type(x.erf().grad_fn).__name__ == "ErfBackward0"
+
+
+def test_abs_gradient_is_zero_at_nan_and_abs_refuses_bool():
+    """torch's abs backward multiplies by sgn(x), which is 0 at nan; abs of a bool tensor raises
+    NotImplementedError (found by tests/test_differential.py)."""
+    x = pad.tensor([float("nan"), -0.0, 0.0, 2.0, -3.0], requires_grad=True)
+    x.abs().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0, 1.0, -1.0])
+    with pytest.raises(NotImplementedError, match="\"abs_cpu\" not implemented for 'Bool'"):
+        pad.tensor([True, False]).abs()
+    with pytest.raises(NotImplementedError, match="\"softmax_lastdim_kernel_impl\" not implemented for 'Long'"):
+        pad.tensor([1, 2]).softmax(0)

@@ -896,3 +896,25 @@ def test_sibling_view_after_inplace_through_another_view_vs_torch(torch):
         return np_of(b), np_of(x.grad), np_of(w.grad)
     for p, t in zip(run(pad), run(torch)):
         np.testing.assert_allclose(p, t, rtol=1e-6)
+
+
+def test_fill_and_zero_with_autograd_record_torchs_nodes():
+    """A non-leaf filled in place keeps a history (FillBackward2 / ZeroBackward0) whose gradient is
+    zero, so the inputs get a zero gradient, not None (found by tests/test_differential.py)."""
+    for method, args, name in (("fill_", (3.0,), "FillBackward2"), ("zero_", (), "ZeroBackward0")):
+        x = pad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = x * 2
+        assert getattr(y, method)(*args) is y
+        assert grad_fn_name(y) == name and not y.is_leaf and y.requires_grad
+        assert type(y.grad_fn.next_functions[0][0]).__name__ == "MulBackward0"
+        y.sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy(), [0.0, 0.0, 0.0])
+    x = pad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    y[1:].zero_()
+    assert grad_fn_name(y) == "CopySlices"
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 0.0])
+    with pad.no_grad():
+        y = (x * 2).fill_(5)
+    assert y.grad_fn is None and y.tolist() == [5.0, 5.0, 5.0]

@@ -47,7 +47,7 @@ def _tname(dt):
 
 def _float_input(t, opname):
     if not t.dtype.is_floating_point:
-        raise RuntimeError(f'"{opname}" not implemented for \'{_tname(t.dtype)}\'')
+        raise NotImplementedError(f'"{opname}" not implemented for \'{_tname(t.dtype)}\'')
     return t
 
 
@@ -104,7 +104,7 @@ def _prep_softmax(input, dim, dtype, name):
     if dtype is not None:
         input = _to_dtype(input, dtype)
     if not input.dtype.is_floating_point:
-        raise RuntimeError(f'"{name}_lastdim_kernel_impl" not implemented for \'{_tname(input.dtype)}\'')
+        raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for \'{_tname(input.dtype)}\'')
     if dim is None:
         dim = _softmax_dim(input._data.ndim)
     return input, _wrap_dim(dim, input._data.ndim)
@@ -156,7 +156,28 @@ class AbsBackward0(Node):
 
     def backward(self, g):
         (x,) = self.saved
-        return g * np.sign(x).astype(g.dtype, copy=False)
+        # torch's sgn: 0 at nan (np.sign gives nan there)
+        return g * ((x > 0).astype(g.dtype) - (x < 0).astype(g.dtype))
+
+
+class FillBackward2(Node):
+    """t.fill_(number) with autograd: the values no longer depend on t's history."""
+
+    def forward(self, a, value):
+        return np.full(a.shape, value, dtype=a.dtype)
+
+    def backward(self, g):
+        return np.zeros_like(g), None
+
+
+class ZeroBackward0(Node):
+    """t.zero_() with autograd."""
+
+    def forward(self, a):
+        return np.zeros(a.shape, dtype=a.dtype)
+
+    def backward(self, g):
+        return np.zeros_like(g)
 
 
 class SqrtBackward0(Node):
@@ -528,6 +549,8 @@ def sigmoid(input):
 
 
 def abs(input):
+    if input.dtype.name == "bool":
+        raise NotImplementedError('"abs_cpu" not implemented for \'Bool\'')
     return AbsBackward0.apply(input)
 
 
