@@ -571,6 +571,8 @@ class Tensor(_G.TensorBase):
         return _shape.permute_reverse(self)  # PermuteBackward0 for 2-D too, as torch
 
     def permute(self, *dims):
+        if not dims:
+            raise TypeError('permute() missing 1 required positional arguments: "dims"')
         return _shape.permute(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
 
     def transpose(self, dim0, dim1):

@@ -918,3 +918,10 @@ def test_fill_and_zero_with_autograd_record_torchs_nodes():
     with pad.no_grad():
         y = (x * 2).fill_(5)
     assert y.grad_fn is None and y.tolist() == [5.0, 5.0, 5.0]
+
+
+def test_permute_without_dims_is_a_type_error():
+    """torch: x.permute() raises TypeError even for a 0-d tensor; x.permute(()) is fine."""
+    with pytest.raises(TypeError, match='permute\\(\\) missing 1 required positional arguments: "dims"'):
+        pad.tensor(1.0).permute()
+    assert pad.tensor(1.0).permute(()).shape == ()
