@@ -663,3 +663,16 @@ def test_gradcheck_perturbs_non_contiguous_inputs():
 def test_gradcheck_with_several_outputs_and_non_tensor_args():
     x, y = leaf(rand((2,), 1)), leaf(rand((2,), 2))
     assert pad.autograd.gradcheck(lambda a, k, b: (a * k, (a * b).detach(), b.exp()), (x, 3.0, y)) is True
+
+
+@pytest.mark.parametrize("op", ["rdiv", "div", "mul", "pow"])
+def test_backward_through_empty_tensors(op):
+    """sum() of an empty result sends an empty broadcast gradient back: no element to read
+    (found by tests/test_differential.py: IndexError in the binary ops' backward)."""
+    x = pad.zeros(0, 3, requires_grad=True)
+    w = pad.tensor([1.5, 2.0, 3.0], requires_grad=True)
+    y = {"rdiv": lambda: 1.0 / x, "div": lambda: x / w, "mul": lambda: x * w, "pow": lambda: x ** 2}[op]()
+    y.sum().backward()
+    assert x.grad.shape == (0, 3)
+    if op in ("div", "mul"):
+        np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0, 0.0])

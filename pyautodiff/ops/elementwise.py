@@ -243,7 +243,7 @@ def expand_scalar(v, shape, dtype):
 def _bscalar(g):
     """The single value of a broadcast scalar gradient (e.g. from mean/sum), or None.
     Such gradients stay broadcast views: numpy is slow on them and they need no memory."""
-    if type(g) is np.ndarray and g.ndim and not any(g.strides):
+    if type(g) is np.ndarray and g.ndim and not any(g.strides) and g.size:
         return g[(0,) * g.ndim]
     return None
 
