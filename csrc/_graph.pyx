@@ -192,7 +192,10 @@ cdef class Node:
                     needs = True
         out = node.forward(*arrays)
         if type(out) is not _ndarray and type(out) is not _Lazy:
+            scalar = out
             out = _asarray(out)  # numpy hands back scalars for 0-d inputs
+            if node._saved:  # a saved output (a scalar) is the result's array from now on
+                node._saved = tuple([out if s is scalar else s for s in node._saved])
         cdef TensorBase result = _wrap(out)
         if needs and _STATE.enabled and (cnp.PyArray_ISFLOAT(<cnp.ndarray>out) if type(out) is _ndarray
                                          else out.dtype.kind == "f"):  # int/bool results: no grad

@@ -676,3 +676,15 @@ def test_backward_through_empty_tensors(op):
     assert x.grad.shape == (0, 3)
     if op in ("div", "mul"):
         np.testing.assert_array_equal(w.grad.numpy(), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("op", ["exp", "tanh", "sigmoid", "sqrt", "softmax", "log_softmax"])
+def test_0d_saved_output_modified_in_place_is_detected(op):
+    """numpy returns scalars for 0-d inputs; the output an op saved must still be the result's
+    memory, so that an in-place change of the result fails backward as in torch (found by
+    tests/test_differential.py)."""
+    x = pad.tensor(2.0, requires_grad=True)
+    y = getattr(x, op)(0) if "softmax" in op else getattr(x, op)()
+    y.mul_(2)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.backward()
