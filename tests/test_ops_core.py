@@ -640,3 +640,10 @@ def test_ops_on_a_0d_operand_broadcast_downstream(op):
     big = rand((2, 3), 4)
     assert_gradcheck(lambda x: f(pad, x) * pad.tensor(big), a)
     assert_gradcheck(lambda x: f(pad, x) + pad.tensor(big), a)
+
+
+def test_subtracting_zero_keeps_negative_zero():
+    for n in (3, 70000):  # the kernel path and the fused path
+        x = pad.tensor(np.full(n, -0.0, np.float32))
+        for y in (x - 0, x - 0.0, x.sub(0)):
+            assert np.signbit(y.numpy()).all()

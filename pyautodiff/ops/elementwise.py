@@ -157,7 +157,8 @@ class SubBackward0(Node):
         if a.size >= FUSE_MIN:
             if alpha == 1:
                 tb = type(b)
-                r = _fused(F.SUB, F.ADD_C, a, -b if tb is float or tb is int or tb is bool else b, dt)
+                # x - s as x + (-s), with -s a float: (-0.0) - 0 stays -0.0 as in torch
+                r = _fused(F.SUB, F.ADD_C, a, -float(b) if tb is float or tb is int or tb is bool else b, dt)
                 if r is not None:
                     return r
             a = _m(a)
@@ -166,7 +167,8 @@ class SubBackward0(Node):
             self.alpha = alpha
             b = _cast(b, dt) * alpha
         if type(b) is not np.ndarray:
-            return _binary(a, -b, dt, None, K.add_scalar, np.add) if dt in _FLOATS else _ufunc(np.subtract, a, b, dt)
+            return _binary(a, -float(b), dt, None, K.add_scalar, np.add) if dt in _FLOATS \
+                else _ufunc(np.subtract, a, b, dt)
         return _binary(a, b, dt, K.sub, None, np.subtract)
 
     def backward(self, g):
