@@ -13,6 +13,8 @@ size is checked, every storage size is checked against its record before anythin
 tensor view is checked against its storage.  ``weights_only=True`` (the default, as in torch >= 2.6) runs an
 unpickler of our own that resolves only an allowlist of globals and never calls anything else.
 """
+import functools
+import gc
 import io
 import os
 import pickle
@@ -1960,6 +1962,23 @@ def _zip_reader_for(f):
     return _ZipReader(f, start, end)
 
 
+def _without_gc(fn):
+    """Run `fn` with the cyclic garbage collector paused: loading builds many small objects, and in a
+    process holding many objects (a big framework imported) each collection it triggers scans them
+    all, costing milliseconds per load."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if not gc.isenabled():
+            return fn(*args, **kwargs)
+        gc.disable()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            gc.enable()
+    return wrapper
+
+
+@_without_gc
 def load(f, map_location=None, pickle_module=None, *, weights_only=None, mmap=None, **pickle_load_args):
     """Load an object saved with :func:`save` or ``torch.save`` from a path or a binary file object.
 
