@@ -647,3 +647,9 @@ def test_subtracting_zero_keeps_negative_zero():
         x = pad.tensor(np.full(n, -0.0, np.float32))
         for y in (x - 0, x - 0.0, x.sub(0)):
             assert np.signbit(y.numpy()).all()
+
+
+def test_bool_pow_bool_raises_like_torch():
+    with pytest.raises(NotImplementedError, match="\"pow\" not implemented for 'Bool'"):
+        pad.tensor([True]) ** pad.tensor([True])
+    assert (pad.tensor([1., 2.]) ** pad.tensor(True)).tolist() == [1.0, 2.0]  # allowed, as torch

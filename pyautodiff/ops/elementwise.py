@@ -706,6 +706,8 @@ def pow(a, e):
         return PowBackward2.apply(base, e, dt.np)
     e, dt = _operands(a, e)
     if isinstance(e, Tensor):
+        if dt.kind == "b":  # bool ** bool: torch has no such kernel
+            raise NotImplementedError('"pow" not implemented for \'Bool\'')
         return PowBackward1.apply(a, e, dt)
     return PowBackward0.apply(a, e, dt)
 
