@@ -925,3 +925,16 @@ def test_permute_without_dims_is_a_type_error():
     with pytest.raises(TypeError, match='permute\\(\\) missing 1 required positional arguments: "dims"'):
         pad.tensor(1.0).permute()
     assert pad.tensor(1.0).permute(()).shape == ()
+
+
+def test_setitem_grad_fn_names_vs_torch(torch):
+    def names(T):
+        out = []
+        for index in (T.tensor([True, False, True, False]), T.tensor([0, 2]), [0, 1], slice(1, 3), 2):
+            x = T.ones(4, requires_grad=True)
+            y = x * 1
+            y[index] = 5.
+            y.sum().backward()
+            out.append((type(y.grad_fn).__name__, y.grad_fn.name(), np_of(x.grad).tolist()))
+        return out
+    assert names(pad) == names(torch)

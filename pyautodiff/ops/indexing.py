@@ -180,6 +180,12 @@ class CopySlices(Node):
         return "torch::autograd::CopySlices"
 
 
+class IndexPutBackward0(CopySlices):
+    """Assignment through an advanced index (int tensors, bool masks, lists): torch's index_put_."""
+    def name(self):
+        return "IndexPutBackward0"
+
+
 def _check_value_shape(target, value, advanced):
     """torch's error (a RuntimeError) when the value cannot be broadcast into the indexed part."""
     vs = tuple(np.shape(value))
@@ -222,7 +228,8 @@ def setitem(t, index, value):
     flush_pending()  # pending lazy chains may read the memory written here
     try:
         if needs or (t.requires_grad and STATE.enabled):
-            r = CopySlices.apply(t, value if isinstance(value, Tensor) else v, idx)
+            node = IndexPutBackward0 if advanced else CopySlices
+            r = node.apply(t, value if isinstance(value, Tensor) else v, idx)
             t._inplace_result(r)
             return
         t._data[idx] = v
