@@ -1447,6 +1447,21 @@ def _reduce_sum(x):
     return np.asarray(x.sum(dtype=_np_float(x)), dtype=x.dtype)
 
 
+def _finish_loss(node, loss, w, reduction, dtype):
+    """The elementwise loss weighted, cast, and reduced as `reduction` says (BCE losses);
+    records the element count that the mean's backward divides by."""
+    if w is not None:
+        loss = loss * w
+    loss = loss.astype(dtype, copy=False)
+    node.n = loss.size
+    if reduction == "none":
+        return loss
+    s = _reduce_sum(loss)
+    if reduction == "sum":
+        return s
+    return np.asarray(s / dtype.type(loss.size), dtype=dtype)
+
+
 class MseLossBackward0(Node):
     def forward(self, x, t, reduction, dt):
         d = x.astype(dt, copy=False) - t.astype(dt, copy=False)
@@ -1686,16 +1701,7 @@ class BinaryCrossEntropyBackward0(Node):
             lx = np.maximum(np.log(x), -100)
             l1x = np.maximum(np.log1p(-x), -100)
         loss = -(t * lx + (1 - t) * l1x)
-        if w is not None:
-            loss = loss * w
-        loss = loss.astype(x.dtype, copy=False)
-        self.n = loss.size
-        if reduction == "none":
-            return loss
-        s = _reduce_sum(loss)
-        if reduction == "sum":
-            return s
-        return np.asarray(s / x.dtype.type(loss.size), dtype=x.dtype)
+        return _finish_loss(self, loss, w, reduction, x.dtype)
 
     def backward(self, g):
         x, t, w = self.saved
@@ -1734,16 +1740,7 @@ class BinaryCrossEntropyWithLogitsBackward0(Node):
             loss = (1 - t) * x + lw * sp
         else:
             loss = (1 - t) * x + sp
-        if w is not None:
-            loss = loss * w
-        loss = loss.astype(x.dtype, copy=False)
-        self.n = loss.size
-        if reduction == "none":
-            return loss
-        s = _reduce_sum(loss)
-        if reduction == "sum":
-            return s
-        return np.asarray(s / x.dtype.type(loss.size), dtype=x.dtype)
+        return _finish_loss(self, loss, w, reduction, x.dtype)
 
     def backward(self, g):
         x, t, w, pw = self.saved
