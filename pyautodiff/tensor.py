@@ -99,10 +99,6 @@ class Tensor(_G.TensorBase):
     def __init__(self, *args, **kwargs):
         pass
 
-    def _accumulator(self):
-        """The AccumulateGrad node of a leaf (created once, held weakly like torch)."""
-        return _G.accumulator(self)
-
     # ------------------------------------------------------------------ properties
     @property
     def data(self):
@@ -340,16 +336,6 @@ class Tensor(_G.TensorBase):
             new.__dict__.update(copy.deepcopy(self.__dict__, memo))
         memo[id(self)] = new
         return new
-
-    @staticmethod
-    def _init_from(t, arr, requires_grad):
-        t._data = arr
-        t._requires_grad = requires_grad
-        t.grad_fn = None
-        t._grad = None
-        t._version = [0]
-        t._retains_grad = False
-        t._acc = None
 
     def __reduce_ex__(self, proto):
         # plain pickle (not .pt files: pyautodiff.save writes torch's format itself)

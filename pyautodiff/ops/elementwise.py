@@ -18,7 +18,6 @@ from ..tensor import Tensor
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _FLOATS = (_F32, _F64)
-_empty = np.empty
 
 
 # ----------------------------------------------------------------------------- type promotion
