@@ -41,7 +41,7 @@ cnp.import_array()
 from numpy import ndarray as _ndarray_type
 
 # Bump whenever a signature or a semantic of this module changes; pyautodiff/_C.py checks it.
-API_VERSION = 2  # 2: out=None allocates (and returns None for arrays it can't take)
+API_VERSION = 3  # 2: out=None allocates (and returns None for arrays it can't take); 3: bscalar
 
 # Arrays smaller than this run their loop without releasing the GIL (the release/re-acquire
 # pair costs ~50-100 ns, more than the whole loop for small tensors).
@@ -864,6 +864,30 @@ def expand(arr a not None, tuple shape):
             raise ValueError("expand(): negative dimension")
         strides[i] = 0
     out = cnp.PyArray_New(_ndarray_type, <int>nd, dims, cnp.PyArray_TYPE(a), strides,
+                          cnp.PyArray_DATA(a), 0, cnp.NPY_ARRAY_ALIGNED, None)
+    cnp.set_array_base(out, a)
+    return out
+
+
+def bscalar(g):
+    """bscalar(g): the single value of a broadcast array -- `g` an ndarray of at least one
+    dimension and one element whose strides are all 0, as `expand` makes -- as a 0-d array
+    sharing g's memory (read-only); None for anything else.  The backward of an op whose
+    incoming gradient is one value everywhere (a sum's or mean's) computes on that value."""
+    cdef cnp.ndarray a
+    cdef int i, nd
+    if type(g) is not _ndarray_type:
+        return None
+    a = <cnp.ndarray>g
+    nd = cnp.PyArray_NDIM(a)
+    if nd == 0 or cnp.PyArray_SIZE(a) == 0:
+        return None
+    for i in range(nd):
+        if cnp.PyArray_STRIDES(a)[i] != 0:
+            return None
+    if not cnp.PyArray_ISNOTSWAPPED(a) or not cnp.PyArray_ISALIGNED(a):
+        return None
+    out = cnp.PyArray_New(_ndarray_type, 0, NULL, cnp.PyArray_TYPE(a), NULL,
                           cnp.PyArray_DATA(a), 0, cnp.NPY_ARRAY_ALIGNED, None)
     cnp.set_array_base(out, a)
     return out

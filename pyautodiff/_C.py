@@ -12,7 +12,7 @@ baseline modules.  ``SIMD`` tells which: "avx2" or "baseline".  PYAUTODIFF_NO_AV
 but "" and "0") forces the baseline.  The baseline modules are imported and checked in any case.
 """
 
-API_VERSION = 2  # must equal csrc/_kernels.pyx: API_VERSION
+API_VERSION = 3  # must equal csrc/_kernels.pyx: API_VERSION
 GRAPH_API_VERSION = 1  # must equal csrc/_graph.pyx: API_VERSION
 FUSED_API_VERSION = 1  # must equal csrc/_fused.pyx: API_VERSION
 

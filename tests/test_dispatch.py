@@ -99,6 +99,8 @@ def _signature(fn):
         return None
     params = []
     for p in m.group(1).split(","):
+        if len(p.split()) != 2:
+            return None  # an untyped parameter: not an array kernel (bscalar(g))
         kind, rest = p.split()
         params.append((kind, rest.split("=")[0], "=" in rest))
     return params

@@ -704,6 +704,23 @@ def test_expand_is_a_zero_stride_read_only_view():
 
 
 @pytest.mark.parametrize("dt", DTYPES)
+def test_bscalar_is_the_one_value_of_a_broadcast(dt):
+    v = np.array(-1.5, dt)
+    for shape in [(7,), (3, 5), (1,), (2, 1, 4)]:
+        b = K.bscalar(K.expand(v, shape))
+        assert b.shape == () and b.dtype == dt and b == -1.5
+        assert not b.flags.writeable and np.shares_memory(b, v)
+        b2 = K.bscalar(np.broadcast_to(v, shape))  # numpy's own broadcasts count too
+        assert b2.shape == () and b2 == -1.5
+    # anything else: None (not an error) -- dense arrays, 0-d, empty, non-arrays
+    for x in [np.ones(3, dt), np.ones((2, 2), dt)[:, :1], np.array(2.0, dt),
+              np.broadcast_to(v, (0, 3)), np.ones(1, dt), 3.0, None, [1.0]]:
+        assert K.bscalar(x) is None
+    # a mixed-stride broadcast (a row repeated) is not one value
+    assert K.bscalar(np.broadcast_to(np.arange(3, dtype=dt), (4, 3))) is None
+
+
+@pytest.mark.parametrize("dt", DTYPES)
 @pytest.mark.parametrize("e", [0.0, 1.0, 2.0, 3.0, -1.0, 0.5, 2.5])
 @pytest.mark.parametrize("acc", [False, True])
 def test_pow_scalar_backward_with_one_value_gradient(dt, e, acc):

@@ -226,11 +226,12 @@ class MulBackward0(Node):
 _SMALL = 4096  # elements: below this a one-value gradient is stored densely (kernels take it as is)
 
 
-def expand_scalar(v, shape, dtype):
+def expand_scalar(v, shape, dtype, fresh=False):
     """A gradient that is the one value `v` everywhere in `shape`: dense when small, a zero-stride
-    view when large (no memory; fused chains and the broadcast-aware backward take it so)."""
+    view when large (no memory; fused chains and the broadcast-aware backward take it so).
+    fresh: v is a 0-d array of `dtype` no one else holds (the view may share its memory)."""
     if not shape:
-        return np.array(v, dtype)
+        return v if fresh else np.array(v, dtype)
     n = 1
     for d in shape:
         n *= d
@@ -238,7 +239,7 @@ def expand_scalar(v, shape, dtype):
         out = np.empty(shape, dtype)
         out.fill(v)
         return out
-    return K.expand(np.array(v, dtype), shape)
+    return K.expand(v if fresh else np.array(v, dtype), shape)
 
 
 def _bscalar(g):
@@ -265,6 +266,11 @@ def _scale(g, s):
         out = K.scale(g, s)  # None for a broadcast (zero-stride) g
         if out is not None:
             return out
+    v = K.bscalar(g)
+    if v is not None:  # one value everywhere: scaled once, still broadcast
+        out = K.scale(v, s)
+        if out is not None:
+            return K.expand(out, g.shape)
     v = _bscalar(g)
     if v is not None:
         return expand_scalar(np.multiply(v, s, dtype=g.dtype), g.shape, g.dtype)
@@ -428,9 +434,9 @@ class PowBackward0(Node):
         if g.shape == x.shape:
             out = K.pow_scalar_backward(g, x, e)
             if out is None:
-                v = _bscalar(g)  # a broadcast one-value gradient: the kernel reads the value
+                v = K.bscalar(g)  # a broadcast one-value gradient: the kernel reads the value
                 if v is not None:
-                    out = K.pow_scalar_backward(np.array(v, g.dtype), x, e)
+                    out = K.pow_scalar_backward(v, x, e)
             if out is not None:
                 return out, None, None
         if e == 0:

@@ -53,7 +53,10 @@ class MeanBackward0(Node):
         n = 1
         for s in self.shape:
             n *= s
-        return expand_scalar(g / g.dtype.type(n), self.shape, g.dtype)
+        v = K.div_scalar(g, n) if type(g) is np.ndarray and g.ndim == 0 else None  # fresh 0-d g / n
+        if v is None:
+            return expand_scalar(g / g.dtype.type(n), self.shape, g.dtype)
+        return expand_scalar(v, self.shape, g.dtype, fresh=True)
 
 
 def _dims(dim, ndim):
