@@ -43,8 +43,10 @@ DIRECTIVES = {
 # per compiler family: (release flags, debug flags)
 FLAGS = {
     # (-g0: Python's own CFLAGS add -g, which makes each .so ~4x bigger)
-    "unix": (["-O3", "-fno-math-errno", "-g0"], ["-O0", "-g"]),
-    "mingw32": (["-O3", "-fno-math-errno", "-g0"], ["-O0", "-g"]),
+    # (-ffp-contract=off: no multiply-add contraction where a target has FMA, so that fused
+    #  loops give the bits of the one-op kernels)
+    "unix": (["-O3", "-fno-math-errno", "-ffp-contract=off", "-g0"], ["-O0", "-g"]),
+    "mingw32": (["-O3", "-fno-math-errno", "-ffp-contract=off", "-g0"], ["-O0", "-g"]),
     "msvc": (["/O2"], ["/Od", "/Zi"]),
 }
 
@@ -124,7 +126,8 @@ extensions = [
     Extension(
         "pyautodiff._fused",
         ["csrc/_fused.pyx"],
-        include_dirs=[numpy.get_include()],
+        include_dirs=[numpy.get_include(), "csrc"],
+        depends=["csrc/fused_pairs.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # Tensor base fields, graph nodes and the backward engine (the per-op bookkeeping)
@@ -152,7 +155,8 @@ ext_modules = cythonize(extensions, compiler_directives=DIRECTIVES, build_dir=BU
 # The AVX2 variants: the same sources under other module names.  Cython names a module after
 # its Extension, but writes its C next to the .pyx's path in build_dir: hence their own dir.
 if AVX2:
-    avx2 = [Extension(name, [f"csrc/{m}.pyx"], include_dirs=[numpy.get_include()],
+    avx2 = [Extension(name, [f"csrc/{m}.pyx"], include_dirs=[numpy.get_include(), "csrc"],
+                      depends=["csrc/fused_pairs.h"],
                       define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
             for m, name in zip(SIMD_MODULES, AVX2_NAMES)]
     for ext in cythonize(avx2, compiler_directives=DIRECTIVES, build_dir=BUILD_DIR + "-avx2"):

@@ -80,6 +80,12 @@ chain, 512 for a float64 one with two registers and a scalar.  (Measured on a 2-
 256..2048 are within ~5% of each other while the registers fit in L1, and up to 2x slower when
 they do not.)  ``block=`` overrides it (tuning / tests; results never depend on it).
 
+Pair superinstructions: after validation, an instruction whose register only the next
+instruction reads (or that one overwrites) is merged with it into one loop when both are
+one-operand ops (ADD_C, MUL_C, RSUB_C, DIV_C, RDIV_C, NEG as the second op only, POW_C 2,
+RELU: csrc/fused_pairs.h): the intermediate stays in a CPU register instead of an L1 block,
+with the same bits.  ``_use_pairs(False)`` turns this off (tests).
+
 Validation (program, inputs, out) runs before any loop and raises TypeError / ValueError; the
 loops hold no Python objects (the program is decoded into a C array of structs first) and run
 without the GIL for n >= NOGIL_MIN_SIZE.
@@ -97,7 +103,7 @@ from libc.math cimport (sqrt as c_sqrt, sqrtf as c_sqrtf, pow as c_pow, powf as 
 cnp.import_array()
 
 # Bump whenever a signature or a semantic of this module changes.
-API_VERSION = 1
+API_VERSION = 2  # 2: pair superinstructions (_use_pairs)
 
 cdef enum:
     _NOGIL_MIN = 4096     # as _kernels.NOGIL_MIN_SIZE
@@ -194,6 +200,98 @@ cdef struct Instr:
     int kind             # pow fast path (POW_C, POW_C_BW)
     double c             # constant
     double cm1           # c - 1.0 (POW_C_BW), computed in double as _kernels does
+    int pu1, pu2         # _PAIR: the two one-operand ops (fused_pairs.h), constants c and c2
+    double c2
+
+
+# Pair superinstructions (csrc/fused_pairs.h): an instruction whose result only the next one
+# reads, both one-operand ops, run as one loop (the intermediate never goes to memory).
+cdef extern from "fused_pairs.h" nogil:
+    enum:
+        PU_ADD_C, PU_MUL_C, PU_RSUB_C, PU_DIV_C, PU_RDIV_C, PU_NEG, PU_SQR, PU_RELU
+    void pair_f32(const float* a, int op1, float c1, int op2, float c2, float* o,
+                  npy_intp n)
+    void pair_f64(const double* a, int op1, double c1, int op2, double c2, double* o,
+                  npy_intp n)
+
+cdef enum:
+    _PAIR = 1000          # internal opcode: made by _pair_up, never accepted in a program
+
+cdef bint _PAIRS = True
+
+
+def _use_pairs(bint enable=True):
+    """Turn pair superinstructions on or off (tests compare both; results never differ)."""
+    global _PAIRS
+    _PAIRS = enable
+
+
+cdef int _pu(const Instr* ins) noexcept:
+    """The pair op of a one-operand instruction, or -1."""
+    cdef int op = ins.op
+    if op == _ADD_C:
+        return PU_ADD_C
+    if op == _MUL_C:
+        return PU_MUL_C
+    if op == _RSUB_C:
+        return PU_RSUB_C
+    if op == _DIV_C:
+        return PU_DIV_C
+    if op == _RDIV_C:
+        return PU_RDIV_C
+    if op == _NEG:
+        return PU_NEG
+    if op == _POW_C and ins.kind == _P_TWO:
+        return PU_SQR
+    if op == _RELU:
+        return PU_RELU
+    return -1
+
+
+cdef bint _reads(const Instr* ins, int r) noexcept:
+    cdef int ar = _ARITY[ins.op]
+    return ins.a == r or (ar >= 2 and ins.b == r) or (ar >= 3 and ins.y == r)
+
+
+cdef int _pair_up(Instr* prog, int nins, const int* sumreg, int nsum) noexcept:
+    """Merge each instruction k whose register only instruction k + 1 reads, both one-operand
+    ops, into one _PAIR instruction (in place); returns the new number of instructions."""
+    cdef int k = 0, m = 0, j, d, p1, p2
+    cdef bint dead
+    while k < nins:
+        if k + 1 < nins:
+            p1 = _pu(&prog[k])
+            p2 = _pu(&prog[k + 1])
+            d = prog[k].dst
+            # (not NEG first: gcc folds -x + c into c - x, which differs in the sign of a nan)
+            if p1 >= 0 and p1 != PU_NEG and p2 >= 0 and prog[k + 1].a == d:
+                dead = prog[k + 1].dst == d
+                if not dead:
+                    dead = True
+                    for j in range(nsum):
+                        if sumreg[j] == d:
+                            dead = False    # summed at the end, unless overwritten below
+                    for j in range(k + 2, nins):
+                        if _reads(&prog[j], d):
+                            dead = False
+                            break
+                        if prog[j].dst == d:
+                            dead = True
+                            break
+                if dead:
+                    prog[m] = prog[k]
+                    prog[m].op = _PAIR
+                    prog[m].dst = prog[k + 1].dst
+                    prog[m].pu1 = p1
+                    prog[m].pu2 = p2
+                    prog[m].c2 = prog[k + 1].c
+                    m += 1
+                    k += 2
+                    continue
+        prog[m] = prog[k]
+        m += 1
+        k += 1
+    return m
 
 
 cdef struct Ctx:
@@ -650,6 +748,11 @@ cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
             _exp_log(a, o, n, 2)
         elif op == _RDIV_C_BW:
             _k_rdiv_scalar_bw(a, _opnd(cx, regs, ins.b, lo), <real>ins.c, o, n)
+        elif op == _PAIR:
+            if real is float:
+                pair_f32(a, ins.pu1, <float>ins.c, ins.pu2, <float>ins.c2, o, n)
+            else:
+                pair_f64(a, ins.pu1, ins.c, ins.pu2, ins.c2, o, n)
 
 
 cdef void _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
@@ -870,6 +973,8 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
             prog[k].c = 0.0
             prog[k].cm1 = 0.0
             prog[k].kind = 0
+            prog[k].pu1 = prog[k].pu2 = 0
+            prog[k].c2 = 0.0
             if _ARITY[op] == 3 or _USES_C[op]:
                 if isinstance(cv, bool) or not isinstance(cv, (int, float)):
                     raise TypeError(f"run(): instruction {k}: c must be a float, got "
@@ -908,6 +1013,9 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
             else:
                 sumreg[nsum] = <int>v
                 nsum += 1
+
+        if _PAIRS:
+            nins = _pair_up(prog, <int>nins, sumreg, nsum)
 
         # ---- output ----
         if out is None and reduce != 1:

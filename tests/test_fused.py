@@ -688,3 +688,92 @@ def test_sums_validation_errors(kw, exc, msg):
     with pytest.raises(exc, match=re.escape(msg)):
         F.run(P1, (X,), 10, 12, **kw)
     np.testing.assert_array_equal(out, 3.0)   # nothing written
+
+
+# --------------------------------------------------------------------------------------------
+# pair superinstructions: an instruction read only by the next one, both one-operand ops,
+# run as one loop -- the same bits as the two instructions one by one
+# --------------------------------------------------------------------------------------------
+
+PAIRABLE = [(F.ADD_C, 1.5), (F.MUL_C, -3.0), (F.RSUB_C, 2.0), (F.DIV_C, 7.0), (F.RDIV_C, 3.0),
+            (F.NEG, 0.0), (F.POW_C, 2.0), (F.RELU, 0.0), (F.MUL_C, 0.1), (F.ADD_C, -0.0)]
+
+
+@pytest.fixture
+def pairs_off():
+    F._use_pairs(False)
+    yield
+    F._use_pairs(True)
+
+
+@pytest.mark.parametrize("dt", [F32, F64])
+@pytest.mark.parametrize("first", PAIRABLE)
+def test_pairs_equal_the_two_ops_one_by_one(dt, first):
+    rng = np.random.default_rng(5)
+    n = 2 * BLOCK + 13
+    x = values(rng, n, dt, special=0.1)
+    x[:6] = [NAN, -NAN, INF, -INF, 0.0, -0.0]
+    for second in PAIRABLE:
+        prog = ((first[0], 3, -1, 0, first[1]), (second[0], 3, 3, 0, second[1]))
+        want = ref_run(prog, (x,), n, dt)
+        assert_same_bits(F.run(prog, (x,), n, NUM[dt]), want)
+        # the intermediate in another register, dead afterwards: paired too
+        prog2 = ((first[0], 0, -1, 0, first[1]), (second[0], 1, 0, 0, second[1]))
+        assert_same_bits(F.run(prog2, (x,), n, NUM[dt]), want)
+        got, total = F.run(prog2, (x,), n, NUM[dt], reduce=2)
+        assert_same_bits(got, want)
+        assert_same_sum(total, K.sum(want))
+
+
+@pytest.mark.parametrize("dt", [F32, F64])
+def test_pairs_keep_an_intermediate_that_is_read_later_or_summed(dt):
+    rng = np.random.default_rng(6)
+    n = 3 * BLOCK + 5
+    x = values(rng, n, dt, special=0.05)
+    g = np.array(0.25, dt)
+    # W1's program: r0 = x + 1 is read again by POW_C_BW, r1 = 3 * r0 ** 2 is summed
+    prog = ((F.ADD_C, 0, -1, 0, 1.0), (F.POW_C, 1, 0, 0, 2.0), (F.MUL_C, 1, 1, 0, 3.0),
+            (F.POW_C_BW, 0, -2, 0, 2.0))
+    out, sums = F.run(prog, (x, g), n, NUM[dt], sums=(1,))
+    assert_same_bits(out, ref_run(prog, (x, g), n, dt))
+    assert_same_sum(sums[0], K.sum(ref_run(prog[:3], (x, g), n, dt)))
+    # r0 summed at the end although only the next instruction reads it
+    prog = ((F.ADD_C, 0, -1, 0, 1.0), (F.MUL_C, 1, 0, 0, 3.0))
+    out, sums = F.run(prog, (x,), n, NUM[dt], sums=(0,))
+    assert_same_bits(out, ref_run(prog, (x,), n, dt))
+    assert_same_sum(sums[0], K.sum(K.add_scalar(x, 1.0)))
+    # r0 overwritten before anything reads it again: the pair is fine, the sum sees the rewrite
+    prog = ((F.ADD_C, 0, -1, 0, 1.0), (F.MUL_C, 1, 0, 0, 3.0), (F.NEG, 0, 1, 0, 0.0),
+            (F.ADD, 2, 0, 1, 0.0))
+    out, sums = F.run(prog, (x,), n, NUM[dt], sums=(0,))
+    assert_same_bits(out, ref_run(prog, (x,), n, dt))
+    assert_same_sum(sums[0], K.sum(ref_run(prog[:3], (x,), n, dt)))
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_random_programs_same_with_and_without_pairs(case, pairs_off):
+    rng = np.random.default_rng(100 + case)
+    dt = (F32, F64)[case % 2]
+    n = int(rng.integers(1, 3 * BLOCK))
+    x = values(rng, n, dt)
+    ops = [PAIRABLE[i] for i in rng.integers(0, len(PAIRABLE), int(rng.integers(2, 9)))]
+    prog, live = [], [-1]
+    for op, c in ops:  # each op reads the latest register or the input, into a fresh or old one
+        a = live[-1] if rng.random() < 0.8 else live[int(rng.integers(0, len(live)))]
+        dst = int(rng.integers(0, 4))
+        prog.append((op, dst, a, 0, c))
+        live.append(dst)
+    sums = tuple(sorted({d for d in live[1:] if rng.random() < 0.3}))
+    with np.errstate(all="ignore"):
+        want = F.run(prog, (x,), n, NUM[dt], sums=sums) if sums else \
+            F.run(prog, (x,), n, NUM[dt])
+        F._use_pairs(True)
+        got = F.run(prog, (x,), n, NUM[dt], sums=sums) if sums else \
+            F.run(prog, (x,), n, NUM[dt])
+    if sums:
+        assert_same_bits(got[0], want[0])
+        for s, w in zip(got[1], want[1]):
+            assert_same_sum(s, w)
+    else:
+        assert_same_bits(got, want)
+    assert_same_bits(want if not sums else want[0], ref_run(prog, (x,), n, dt))
