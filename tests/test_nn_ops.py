@@ -400,3 +400,27 @@ def test_abs_gradient_is_zero_at_nan_and_abs_refuses_bool():
         pad.tensor([True, False]).abs()
     with pytest.raises(NotImplementedError, match="\"softmax_lastdim_kernel_impl\" not implemented for 'Long'"):
         pad.tensor([1, 2]).softmax(0)
+
+
+@pytest.mark.parametrize("dim", [None, 1])
+def test_std_of_a_constant_has_zero_gradient(dim):
+    """torch's std_backward masks std == 0 to a zero gradient (not 0/0 = nan); elsewhere the
+    gradient is d std = (x - mean) / ((n - 1) * std)."""
+    x = pad.tensor([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]], requires_grad=True)
+    y = x.std() if dim is None else x.std(dim)
+    y.sum().backward()
+    g = x.grad.numpy()
+    assert not np.isnan(g).any()
+    a = x.detach().numpy().astype(np.float64)
+    if dim is None:
+        want = (a - a.mean()) / ((a.size - 1) * a.std(ddof=1))
+    else:
+        s = a.std(axis=1, ddof=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            want = np.where(s == 0, 0.0, (a - a.mean(axis=1, keepdims=True)) / (2 * s))
+    np.testing.assert_allclose(g, want, rtol=1e-6, atol=1e-7)
+    if dim == 1:
+        np.testing.assert_array_equal(g[0], [0.0, 0.0, 0.0])
+    z = pad.tensor([3.0, 3.0], requires_grad=True)
+    z.std().backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [0.0, 0.0])

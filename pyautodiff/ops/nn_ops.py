@@ -780,8 +780,13 @@ class StdBackward0(VarBackward0):
         if not self.keepdim and self.dims is not None:
             g = np.expand_dims(g, self.dims)
             r = np.expand_dims(r, self.dims)
+        # torch's std_backward: grad / (2 * std), 0 where std == 0 (a constant input), then
+        # var_backward's (2 / dof) * grad * centered
         with np.errstate(divide="ignore", invalid="ignore"):
-            return (g * c / (r * self.denom)).astype(g.dtype, copy=False), None, None, None
+            gv = g / (r * 2)
+            gv = np.where(r == 0, np.zeros((), gv.dtype), gv)
+            return (gv * (2 / self.denom if self.denom else np.inf) * c).astype(g.dtype, copy=False), \
+                None, None, None
 
 
 def _var_args(dim, unbiased, keepdim, correction):
