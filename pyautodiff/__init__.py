@@ -64,6 +64,7 @@ _thread_policy()  # one BLAS thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREAD
 
 
 from .ops.nn_ops import *  # noqa: E402,F401,F403  (softmax, cat, stack, where, clamp, ...)
+from .ops.nn_ops import _softmax_top as softmax, _log_softmax_top as log_softmax  # noqa: E402,F401
 from . import nn, optim, utils  # noqa: E402
 from . import serialization  # noqa: E402
 from .serialization import save, load  # noqa: E402

@@ -424,3 +424,15 @@ def test_std_of_a_constant_has_zero_gradient(dim):
     z = pad.tensor([3.0, 3.0], requires_grad=True)
     z.std().backward()
     np.testing.assert_array_equal(z.grad.numpy(), [0.0, 0.0])
+
+
+def test_top_level_softmax_requires_dim_functional_does_not():
+    x = pad.ones(2, 3)
+    for call, name in [(lambda: pad.softmax(x), "softmax"), (lambda: pad.log_softmax(x), "log_softmax"),
+                       (lambda: x.softmax(), "softmax"), (lambda: x.log_softmax(), "log_softmax")]:
+        with pytest.raises(TypeError, match=f'^{name}\\(\\) missing 1 required positional arguments: "dim"$'):
+            call()
+    np.testing.assert_allclose(pad.softmax(x, 1).numpy(), np.full((2, 3), 1 / 3), rtol=1e-6)
+    assert pad.log_softmax(x, 0, pad.float64).dtype == pad.float64
+    with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
+        F.softmax(x)  # nn.functional keeps torch's deprecated implicit dim

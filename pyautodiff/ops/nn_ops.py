@@ -1845,12 +1845,34 @@ def _method_permute(self, *dims):
     return _shape.permute(self, dims)
 
 
-def _method_softmax(self, dim, dtype=None):
+_NO_DIM = object()
+
+
+def _dim_required(name, dim):
+    if dim is _NO_DIM:  # only nn.functional's softmax picks a dim implicitly (deprecated)
+        raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
+
+
+def _method_softmax(self, dim=_NO_DIM, dtype=None):
+    _dim_required("softmax", dim)
     return softmax(self, dim, dtype=dtype)
 
 
-def _method_log_softmax(self, dim, dtype=None):
+def _method_log_softmax(self, dim=_NO_DIM, dtype=None):
+    _dim_required("log_softmax", dim)
     return log_softmax(self, dim, dtype=dtype)
+
+
+def _softmax_top(input, dim=_NO_DIM, dtype=None):
+    """torch.softmax(input, dim, dtype=None): dim is required (unlike F.softmax)"""
+    _dim_required("softmax", dim)
+    return softmax(input, dim, dtype=dtype)
+
+
+def _log_softmax_top(input, dim=_NO_DIM, dtype=None):
+    """torch.log_softmax(input, dim, dtype=None): dim is required (unlike F.log_softmax)"""
+    _dim_required("log_softmax", dim)
+    return log_softmax(input, dim, dtype=dtype)
 
 
 def _method_where(self, condition, y):
