@@ -149,19 +149,40 @@ def _dt(dtype):
     return (dtype or _dtype.get_default_dtype()).np
 
 
+_MAX_BYTES = (1 << 63) - 1
+
+
+def _alloc(fill, shape, dt, *args):
+    """fill(shape, *args, dt) (np.zeros / np.ones / np.empty / np.full ...) with torch's errors
+    for sizes that overflow or memory that cannot be had (numpy: ValueError / MemoryError)."""
+    n = 1
+    for d in shape:
+        n *= d
+    nbytes = n * np.dtype(dt).itemsize
+    if nbytes > _MAX_BYTES:
+        raise RuntimeError(f"Storage size calculation overflowed with sizes={list(shape)}")
+    try:
+        return fill(shape, *args, dt)
+    except (MemoryError, ValueError) as e:
+        if isinstance(e, ValueError) and "too big" not in str(e):
+            raise
+        raise RuntimeError(f"DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                           f"{nbytes} bytes. Error code 12 (Cannot allocate memory)") from None
+
+
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_cpu(device)
-    return _finish(np.zeros(_size(size), _dt(dtype)), requires_grad)
+    return _finish(_alloc(np.zeros, _size(size), _dt(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad=False, out=None):
     _check_cpu(device)
-    return _finish(np.ones(_size(size), _dt(dtype)), requires_grad)
+    return _finish(_alloc(np.ones, _size(size), _dt(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad=False, out=None, memory_format=None):
     _check_cpu(device)
-    return _finish(np.empty(_size(size), _dt(dtype)), requires_grad)
+    return _finish(_alloc(np.empty, _size(size), _dt(dtype)), requires_grad)
 
 
 def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
@@ -175,7 +196,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
             dtype = _dtype.int64
         else:
             dtype = _dtype.get_default_dtype()
-    return _finish(np.full(_size((size,)), fill_value, dtype.np), requires_grad)
+    return _finish(_alloc(np.full, _size((size,)), dtype.np, fill_value), requires_grad)
 
 
 def _like(t, dtype):

@@ -938,3 +938,17 @@ def test_setitem_grad_fn_names_vs_torch(torch):
             out.append((type(y.grad_fn).__name__, y.grad_fn.name(), np_of(x.grad).tolist()))
         return out
     assert names(pad) == names(torch)
+
+
+@pytest.mark.parametrize("make", [
+    lambda T: T.zeros(2**61), lambda T: T.ones(2**62), lambda T: T.empty(2**31, 2**31),
+    lambda T: T.zeros(2**60, dtype=T.float64), lambda T: T.full((2**62,), 1.0)])
+def test_sizes_that_overflow_raise_torchs_runtime_error(make):
+    with pytest.raises(RuntimeError, match=r"^Storage size calculation overflowed with sizes=\["):
+        make(pad)
+
+
+def test_memory_that_cannot_be_had_raises_runtime_error():
+    with pytest.raises(RuntimeError, match="DefaultCPUAllocator: can't allocate memory: you tried to "
+                                           "allocate 17592186044416 bytes"):
+        pad.empty(2**40, 4)
