@@ -26,7 +26,7 @@ cdef object _Lazy = None     # pyautodiff.ops.fusion.Lazy: a not-yet-evaluated e
 cdef object _flush = None    # pyautodiff.ops.fusion.flush_reading
 cdef object _refresh_view = None  # pyautodiff.tensor._refresh_view
 
-API_VERSION = 1
+API_VERSION = 2  # 2: grad_fn is a property (views re-derive their history on read)
 
 _FREED_MSG = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -64,7 +64,7 @@ cdef class TensorBase:
     cdef public object _raw           # the numpy ndarray holding the values (or, for large
                                       # elementwise results, a Lazy chain evaluated on first use)
     cdef public bint _requires_grad
-    cdef public object grad_fn        # the Node that made this tensor, None for leaves
+    cdef public object _grad_fn       # the Node that made this tensor, None for leaves
     cdef public object _grad          # Tensor or None
     cdef public list _version         # [n], shared by all views of one memory: bumped by in-place ops
     cdef public bint _retains_grad
@@ -72,7 +72,20 @@ cdef class TensorBase:
     cdef public object _base          # for a view (view/reshape/t/slicing ...): the tensor owning
                                       # the memory; in-place ops on the view update its history too
     cdef public long _view_at         # for a view: the version its grad_fn was derived at
+    cdef public bint _view_nograd     # for a view: made in no_grad mode (no history to re-derive)
     cdef object __weakref__
+
+    property grad_fn:
+        """The Node that made this tensor (None for a leaf).  A view whose base changed in place
+        since its history was recorded gets it re-derived first (AsStridedBackward0), as torch
+        does on every read of grad_fn."""
+        def __get__(self):
+            if self._base is not None and self._version[0] != self._view_at:
+                _refresh_view(self, True)
+            return self._grad_fn
+
+        def __set__(self, value):
+            self._grad_fn = value
 
     property _data:
         """The values as a numpy ndarray (a pending lazy chain is evaluated here, once)."""
@@ -90,7 +103,7 @@ cdef class TensorBase:
             return self._requires_grad
 
         def __set__(self, value):
-            if self.grad_fn is not None:
+            if self._grad_fn is not None:
                 if not value:
                     raise RuntimeError(
                         "you can only change requires_grad flags of leaf variables. If you want to use "
@@ -183,7 +196,7 @@ cdef class Node:
             if isinstance(a, TensorBase):
                 t = <TensorBase>a
                 if t._base is not None and t._version[0] != t._view_at:
-                    _refresh_view(t)  # its base changed in place since: re-derive its history
+                    _refresh_view(t, False)  # its base changed in place: re-derive its history
                 raw = t._raw
                 if type(raw) is not _ndarray and type(raw) is _Lazy and (not node.fuses or not raw.shape):
                     raw = t._raw = raw.materialize()  # this op wants an ndarray (or: a pending 0-d sum)
@@ -218,7 +231,7 @@ cdef class Node:
                 if i < 62:
                     mask |= (<long>1) << i
                 if t._requires_grad:
-                    nexts[i] = (t.grad_fn if t.grad_fn is not None else accumulator(t), 0)
+                    nexts[i] = (t._grad_fn if t._grad_fn is not None else accumulator(t), 0)
                 d = t._raw
                 if not _same_layout(d, out):  # its gradient must be fitted back (broadcast/dtype)
                     if meta is None:
@@ -229,7 +242,7 @@ cdef class Node:
                         if s is d:
                             if versions is None:
                                 versions = []
-                            versions.append((t._version, t._version[0], d, t.grad_fn))
+                            versions.append((t._version, t._version[0], d, t._grad_fn))
                             break
         if saved:
             for s in saved:
@@ -243,7 +256,7 @@ cdef class Node:
         self._meta = meta
         self._versions = versions
         result._requires_grad = True
-        result.grad_fn = self
+        result._grad_fn = self
 
     cdef _check_versions(self):
         for box, v, saved, producer in self._versions:

@@ -13,7 +13,7 @@ but "" and "0") forces the baseline.  The baseline modules are imported and chec
 """
 
 API_VERSION = 3  # must equal csrc/_kernels.pyx: API_VERSION
-GRAPH_API_VERSION = 1  # must equal csrc/_graph.pyx: API_VERSION
+GRAPH_API_VERSION = 2  # must equal csrc/_graph.pyx: API_VERSION
 FUSED_API_VERSION = 2  # must equal csrc/_fused.pyx: API_VERSION
 
 _HOW_TO_BUILD = (

@@ -830,17 +830,37 @@ _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "float16": "Half", "in
                  "int16": "Short", "int8": "Char", "uint8": "Byte", "bool": "Bool"}  # torch's, in messages
 
 
-def _refresh_view(t):
-    """A view used after its base changed in place (through another view, or directly): its
-    history is re-derived from the base's current one, as torch does."""
-    t._view_at = t._version[0]
+_NOGRAD_VIEW_MSG = (
+    "A view was created in no_grad mode and its base or another view of its base has been modified "
+    "inplace with grad mode enabled. Given that this use case is ambiguous and error-prone, it is "
+    "forbidden. You can clarify your code by moving both the view and the inplace either both inside "
+    "the no_grad block (if you don't want the inplace to be tracked) or both outside (if you want the "
+    "inplace to be tracked).")
+
+
+def _refresh_view(t, reading):
+    """A view read (`reading`: its grad_fn) or used after its base changed in place (through
+    another view, or directly): its history is re-derived from the base's current one, as torch
+    does (in any grad mode).  A view made in no_grad mode of a base that requires grad has no
+    history to re-derive: reading it, or using it with grad enabled, raises torch's error."""
     base = t._base
-    if base.grad_fn is None or not _GRAD.enabled:
+    if t._view_nograd:
+        if base._requires_grad and (reading or _GRAD.enabled):
+            raise RuntimeError(_NOGRAD_VIEW_MSG)
+        t._view_at = t._version[0]
         return
-    geom = _shape.view_geometry(t._data, base._data)
+    t._view_at = t._version[0]
+    if not base._requires_grad:
+        return
+    geom = _shape.view_geometry(t._raw if type(t._raw) is np.ndarray else t._data, base._data)
     if geom is not None:
-        v = _shape.AsStridedBackward0.apply(base, geom)
-        t.grad_fn = v.grad_fn
+        prev = _GRAD.enabled
+        _GRAD.enabled = True
+        try:
+            v = _shape.AsStridedBackward0.apply(base, geom)
+        finally:
+            _GRAD.enabled = prev
+        t._grad_fn = v._grad_fn
         t._requires_grad = True
 
 

@@ -688,3 +688,100 @@ def test_0d_saved_output_modified_in_place_is_detected(op):
     y.mul_(2)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         y.backward()
+
+
+# --------------------------------------------------------------------------------------------
+# views whose base changed in place: grad_fn is re-derived on read (torch's VariableHooks)
+# --------------------------------------------------------------------------------------------
+
+def _view_scenarios(T):
+    """Outcomes of the view scenarios on library T: names of grad_fns, values, or the error."""
+    out = []
+
+    def record(f):
+        try:
+            r = f()
+            out.append(type(r).__name__ if r is not None and not isinstance(r, (list, tuple)) else r)
+        except RuntimeError as e:
+            out.append("RuntimeError: " + str(e)[:60])
+
+    def nograd_inplace_then_read():   # the fuzzer's case: read after, or inside no_grad
+        leaf = T.tensor([1.0, 2.0], requires_grad=True)
+        x = leaf.unsqueeze(1)
+        with T.no_grad():
+            x.t().div_(0.5)
+        return x.grad_fn
+
+    def nograd_inplace_read_inside():
+        leaf = T.tensor([1.0, 2.0], requires_grad=True)
+        x = leaf.unsqueeze(1)
+        with T.no_grad():
+            x.t().div_(0.5)
+            return x.grad_fn
+
+    def old_view_of_updated_param():  # an optimizer-like update; the old view's gradient
+        p = T.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+        pt = p.t()
+        with T.no_grad():
+            p.sub_(0.5)
+        name = type(pt.grad_fn).__name__
+        (pt * pt).sum().backward()
+        return [name] + p.grad.flatten().tolist()
+
+    def nonleaf_base_changed():
+        leaf = T.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = leaf * 1
+        x = y[1:]
+        y.mul_(2)
+        name = type(x.grad_fn).__name__
+        x.sum().backward()
+        return [name] + leaf.grad.tolist()
+
+    def nograd_view_read():           # made in no_grad: ambiguous, torch forbids it
+        leaf = T.tensor([1.0, 2.0], requires_grad=True)
+        with T.no_grad():
+            v = leaf[:1]
+            leaf.mul_(2)
+        return v.grad_fn
+
+    def nograd_view_used_with_grad():
+        leaf = T.tensor([1.0, 2.0], requires_grad=True)
+        with T.no_grad():
+            v = leaf[:1]
+            leaf.mul_(2)
+        return (v * 2).grad_fn
+
+    def nograd_view_used_in_nograd():
+        leaf = T.tensor([1.0, 2.0], requires_grad=True)
+        with T.no_grad():
+            v = leaf[:1]
+            leaf.mul_(2)
+            return (v * 2).tolist()
+
+    def base_without_grad():
+        b = T.tensor([1.0, 2.0])
+        with T.no_grad():
+            v = b[:1]
+        b.mul_(2)
+        return [v.requires_grad, v.grad_fn]
+
+    for f in (nograd_inplace_then_read, nograd_inplace_read_inside, old_view_of_updated_param,
+              nonleaf_base_changed, nograd_view_read, nograd_view_used_with_grad,
+              nograd_view_used_in_nograd, base_without_grad):
+        record(f)
+    return out
+
+
+NOGRAD_ERR = "RuntimeError: A view was created in no_grad mode and its base or another v"
+
+
+def test_views_rederive_history_when_read():
+    assert _view_scenarios(pad) == [
+        "AsStridedBackward0", "AsStridedBackward0",
+        ["AsStridedBackward0", 1.0, 3.0, 5.0, 7.0],
+        ["AsStridedBackward0", 0.0, 2.0, 2.0],
+        NOGRAD_ERR, NOGRAD_ERR, [4.0], [False, None]]
+
+
+def test_views_rederive_history_as_torch(torch):
+    assert _view_scenarios(pad) == _view_scenarios(torch)

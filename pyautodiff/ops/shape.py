@@ -2,6 +2,7 @@
 import numpy as np
 
 from ..autograd.graph import Node
+from ..autograd.grad_mode import STATE as _GRAD
 from ..tensor import Size, _wrap_dim
 
 
@@ -37,6 +38,7 @@ def _share_version(out, a):
     out._version = a._version
     out._base = a._base if a._base is not None else a
     out._view_at = a._version[0]
+    out._view_nograd = not _GRAD.enabled
     return out
 
 
