@@ -655,3 +655,15 @@ def test_bool_pow_bool_raises_like_torch():
     with pytest.raises(NotImplementedError, match="\"pow\" not implemented for 'Bool'"):
         pad.tensor([True]) ** pad.tensor([True])
     assert (pad.tensor([1., 2.]) ** pad.tensor(True)).tolist() == [1.0, 2.0]  # allowed, as torch
+
+
+def test_transpose_of_a_0d_tensor_is_the_identity():
+    x = pad.tensor(2.0, requires_grad=True)
+    for d0, d1 in [(0, 0), (-1, 0), (0, -1)]:
+        y = x.transpose(d0, d1)
+        assert y.shape == () and y.item() == 2.0 and grad_fn_name(y) == "TransposeBackward0"
+        assert np.shares_memory(y.detach().numpy(), x.detach().numpy())
+    (x.transpose(0, 0) * 3).backward()
+    assert x.grad.item() == 3.0
+    with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 1\)"):
+        x.transpose(0, 1)

@@ -127,10 +127,12 @@ def permute_reverse(x):
 class TransposeBackward0(Node):
     def forward(self, a, d0, d1):
         self.d = (d0, d1)
+        if a.ndim == 0:  # transpose(0, 0) / (-1, 0) of a 0-d tensor: the identity, as torch
+            return a.view()
         return np.swapaxes(a, d0, d1)
 
     def backward(self, g):
-        return np.swapaxes(g, *self.d), None, None
+        return (np.swapaxes(g, *self.d) if g.ndim else g), None, None
 
 
 def transpose(x, d0, d1):
