@@ -667,3 +667,15 @@ def test_transpose_of_a_0d_tensor_is_the_identity():
     assert x.grad.item() == 3.0
     with pytest.raises(IndexError, match=r"Dimension out of range \(expected to be in range of \[-1, 0\], but got 1\)"):
         x.transpose(0, 1)
+
+
+def test_pow_with_a_bool_exponent_tensor_fails_in_backward_as_torch():
+    """torch's PowBackward1 computes `exponent - 1`, which it refuses for bool tensors."""
+    x = pad.tensor([2.0, 3.0], requires_grad=True)
+    y = x ** pad.tensor([True, False])
+    np.testing.assert_array_equal(y.detach().numpy(), [2.0, 1.0])
+    with pytest.raises(RuntimeError, match=r"^Subtraction, the `-` operator, with a bool tensor is not supported"):
+        y.sum().backward()
+    z = pad.tensor(2.0, requires_grad=True)
+    (z ** True).backward()  # a Python bool exponent is a number: fine
+    assert z.grad.item() == 1.0

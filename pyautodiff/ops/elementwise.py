@@ -456,6 +456,9 @@ class PowBackward1(Node):
         a, b, y = self.saved
         ga = gb = None
         dt = y.dtype
+        if self.needs_input_grad(0) and b.dtype == np.bool_:
+            # torch's formula computes `exponent - 1` on the bool tensor, and fails there
+            raise RuntimeError(_BOOL_SUB_MSG)
         a = _cast(a, dt)
         b = _cast(b, dt)
         if self.needs_input_grad(0):
@@ -638,8 +641,11 @@ def _check_bool_sub(a, b):
         raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not supported. "
                            "Use the `^` or `logical_xor()` operator instead.")
     if ab or bb:
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` operator instead.")
+        raise RuntimeError(_BOOL_SUB_MSG)
+
+
+_BOOL_SUB_MSG = ("Subtraction, the `-` operator, with a bool tensor is not supported. If you are trying "
+                 "to invert a mask, use the `~` or `logical_not()` operator instead.")
 
 
 def rsub(a, b, *, alpha=1):
