@@ -436,3 +436,18 @@ def test_top_level_softmax_requires_dim_functional_does_not():
     assert pad.log_softmax(x, 0, pad.float64).dtype == pad.float64
     with pytest.warns(UserWarning, match="Implicit dimension choice for softmax"):
         F.softmax(x)  # nn.functional keeps torch's deprecated implicit dim
+
+
+def test_clamp_keeps_x_on_ties_and_propagates_nan_as_torch():
+    """torch's clamp returns x itself when x equals a bound (so -0.0 stays -0.0 under min=0), the
+    bound when x is beyond it, and nan when x or a bound is nan."""
+    x = pad.tensor([0.5, float("nan"), -0.0, 0.0, 3.0, -1.0])
+    bits = lambda t: t.numpy().view(np.uint32).tolist()  # noqa: E731
+    f = lambda v: np.array([v], np.float32).view(np.uint32)[0]  # noqa: E731
+    NZ, PZ, NAN = f(-0.0), f(0.0), f(float("nan"))
+    assert bits(x.clamp(min=0.0)) == [f(0.5), NAN, NZ, PZ, f(3.0), PZ]
+    assert bits(x.clamp(max=-0.0)) == [NZ, NAN, NZ, PZ, NZ, f(-1.0)]
+    assert bits(x.clamp(pad.tensor(-0.0), pad.tensor(0.0))) == [PZ, NAN, NZ, PZ, PZ, NZ]
+    assert bits(pad.clamp_min(x, 0.0)) == bits(x.clamp(min=0.0))
+    assert np.isnan(x.clamp(float("nan"), 1.0).numpy()).all()
+    np.testing.assert_array_equal(x.clamp(2.0, 1.0).numpy()[[0, 2, 3, 4, 5]], 1.0)  # min, then max

@@ -844,6 +844,17 @@ def logsumexp(input, dim, keepdim=False):
 
 
 # ============================================================================= elementwise selection
+def _max_keep(x, lo):
+    """max(x, lo) as torch's clamp: nan from either, and x itself on ties (-0.0 vs 0.0)"""
+    r = np.maximum(x, lo)
+    return np.where(x == lo, x, r)
+
+
+def _min_keep(x, hi):
+    r = np.minimum(x, hi)
+    return np.where(x == hi, x, r)
+
+
 class ClampBackward1(Node):
     """clamp with Python-number bounds."""
     def forward(self, a, lo, hi, dt):
@@ -851,9 +862,9 @@ class ClampBackward1(Node):
         self.lo, self.hi = lo, hi
         x = a.astype(dt, copy=False)
         if lo is not None:
-            x = np.maximum(x, np.asarray(lo, dtype=dt))
+            x = _max_keep(x, np.asarray(lo, dtype=dt))
         if hi is not None:
-            x = np.minimum(x, np.asarray(hi, dtype=dt))
+            x = _min_keep(x, np.asarray(hi, dtype=dt))
         return np.asarray(x, dtype=dt) if x is not a else x.copy()
 
     def backward(self, g):
@@ -870,7 +881,7 @@ class ClampMinBackward0(Node):
     def forward(self, a, lo, dt):
         self.save(a)
         self.lo = lo
-        return np.maximum(a.astype(dt, copy=False), np.asarray(lo, dtype=dt))
+        return _max_keep(a.astype(dt, copy=False), np.asarray(lo, dtype=dt))
 
     def backward(self, g):
         (a,) = self.saved
@@ -881,7 +892,7 @@ class ClampMaxBackward0(Node):
     def forward(self, a, hi, dt):
         self.save(a)
         self.hi = hi
-        return np.minimum(a.astype(dt, copy=False), np.asarray(hi, dtype=dt))
+        return _min_keep(a.astype(dt, copy=False), np.asarray(hi, dtype=dt))
 
     def backward(self, g):
         (a,) = self.saved
@@ -894,9 +905,9 @@ class ClampBackward0(Node):
         self.save(a, lo, hi)
         x = a.astype(dt, copy=False)
         if lo is not None:
-            x = np.maximum(x, lo.astype(dt, copy=False))
+            x = _max_keep(x, lo.astype(dt, copy=False))
         if hi is not None:
-            x = np.minimum(x, hi.astype(dt, copy=False))
+            x = _min_keep(x, hi.astype(dt, copy=False))
         return np.asarray(x, dtype=dt)
 
     def backward(self, g):
