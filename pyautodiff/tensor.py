@@ -362,6 +362,13 @@ class Tensor(_G.TensorBase):
         return t
 
     def detach_(self):
+        if self._base is not None:
+            raise RuntimeError("Can't detach views in-place. Use detach() instead. If you are using "
+                               "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view "
+                               "is set as True, gradients are views of DDP buckets, and hence detach_() "
+                               "cannot be called on these gradients. To fix this error, please refer to "
+                               "the Optimizer.zero_grad() function in torch/optim/optimizer.py as the "
+                               "solution.")
         self.grad_fn = None
         self.requires_grad = False
         return self
@@ -809,15 +816,20 @@ class Tensor(_G.TensorBase):
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
         from . import random as _random
-        _fusion.flush_pending()
-        self._data[...] = _random.uniform(a, b, self._raw.shape, generator).astype(self._raw.dtype)
-        self._version[0] += 1
-        return self
+        return self._fill_random(_nn.UniformBackward0,
+                                 _random.uniform(a, b, self._raw.shape, generator))
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
         from . import random as _random
-        _fusion.flush_pending()
-        self._data[...] = _random.normal(mean, std, self._raw.shape, generator).astype(self._raw.dtype)
+        return self._fill_random(_nn.NormalBackward0,
+                                 _random.normal(mean, std, self._raw.shape, generator))
+
+    def _fill_random(self, node, values):
+        self._check_inplace()  # torch's leaf / view-of-leaf errors with grad enabled
+        values = values.astype(self._raw.dtype, copy=False)
+        if self.requires_grad and _GRAD.enabled:  # a non-leaf: its history ends here
+            return self._inplace_result(node.apply(self, values))
+        self._data[...] = values
         self._version[0] += 1
         return self
 

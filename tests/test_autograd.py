@@ -785,3 +785,42 @@ def test_views_rederive_history_when_read():
 
 def test_views_rederive_history_as_torch(torch):
     assert _view_scenarios(pad) == _view_scenarios(torch)
+
+
+VIEW_OF_LEAF = "a view of a leaf Variable that requires grad is being used in an in-place operation."
+
+
+@pytest.mark.parametrize("make_view", [lambda x: x.t(), lambda x: x[:], lambda x: x.view(2),
+                                       lambda x: x[0:1]])
+def test_writes_into_a_view_of_a_leaf_raise_and_leave_the_leaf_alone(make_view):
+    x = pad.tensor([1.0, 2.0], requires_grad=True)
+    for write in (lambda v: v.__setitem__(0, 5.0), lambda v: v.__setitem__(0, pad.tensor(5.0)),
+                  lambda v: v.uniform_(), lambda v: v.normal_(), lambda v: v.add_(1)):
+        with pytest.raises(RuntimeError, match=f"^{VIEW_OF_LEAF}$"):
+            write(make_view(x))
+    assert x.is_leaf and x.grad_fn is None and x.tolist() == [1.0, 2.0]
+    with pad.no_grad():               # allowed without grad (an init, an optimizer step)
+        make_view(x)[0] = 5.0
+    assert x.is_leaf and x.tolist()[0] == 5.0
+
+
+def test_random_fills_of_a_leaf_and_of_a_non_leaf():
+    x = pad.tensor([1.0, 2.0], requires_grad=True)
+    for fill in (lambda t: t.uniform_(), lambda t: t.normal_()):
+        with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad is being used in an"):
+            fill(x)
+    for fill, name in ((lambda t: t.uniform_(), "UniformBackward0"), (lambda t: t.normal_(), "NormalBackward0")):
+        x = pad.tensor([1.0, 2.0], requires_grad=True)
+        y = x * 2
+        fill(y)
+        assert grad_fn_name(y) == name
+        y.sum().backward()            # the new values do not depend on x
+        assert x.grad.tolist() == [0.0, 0.0]
+
+
+def test_detach_in_place_of_a_view_raises():
+    x = pad.tensor([1.0, 2.0])
+    with pytest.raises(RuntimeError, match=r"^Can't detach views in-place\. Use detach\(\) instead\."):
+        x[:].detach_()
+    y = (pad.tensor([1.0], requires_grad=True) * 2)
+    assert y.detach_() is y and y.grad_fn is None and not y.requires_grad

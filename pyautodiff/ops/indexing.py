@@ -219,6 +219,10 @@ def setitem(t, index, value):
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
+    base = t._base
+    if base is not None and base.requires_grad and base.grad_fn is None and STATE.enabled:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
     if isinstance(value, Tensor):
         v = value._data
         needs = value.requires_grad and STATE.enabled

@@ -170,6 +170,21 @@ class FillBackward2(Node):
         return np.zeros_like(g), None
 
 
+class UniformBackward0(Node):
+    """t.uniform_() / t.normal_() with autograd (the values are given): the new values do not
+    depend on t's history, so its gradient is zero (torch's UniformBackward0 / NormalBackward0)."""
+
+    def forward(self, a, values):
+        return values
+
+    def backward(self, g):
+        return np.zeros_like(g), None
+
+
+class NormalBackward0(UniformBackward0):
+    pass
+
+
 class ZeroBackward0(Node):
     """t.zero_() with autograd."""
 
