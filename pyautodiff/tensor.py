@@ -501,7 +501,8 @@ class Tensor(_G.TensorBase):
     negative = neg
 
     def reciprocal(self):
-        return _ew.rdiv(self, 1)
+        a = self if self.dtype.is_floating_point else _ew.to_dtype(self, _dtype.get_default_dtype())
+        return _ew.ReciprocalBackward0.apply(a)
 
     def exp(self):
         return _ew.exp(self)

@@ -824,3 +824,22 @@ def test_detach_in_place_of_a_view_raises():
         x[:].detach_()
     y = (pad.tensor([1.0], requires_grad=True) * 2)
     assert y.detach_() is y and y.grad_fn is None and not y.requires_grad
+
+
+@pytest.mark.parametrize("name, want_fn", [("exp_", "ExpBackward0"), ("log_", "LogBackward0"),
+                                           ("relu_", "ReluBackward0"), ("reciprocal_", "ReciprocalBackward0"),
+                                           ("rsqrt_", "RsqrtBackward0"), ("square_", "PowBackward0")])
+def test_more_in_place_unary_ops(name, want_fn):
+    base = np.array([0.5, 2.0, 3.0])
+    x = pad.tensor(base, requires_grad=True)
+    y = x * 1
+    assert getattr(y, name)() is y and grad_fn_name(y) == want_fn
+    out = getattr(pad.tensor(base) * 1, name[:-1])()
+    np.testing.assert_allclose(y.detach().numpy(), out.numpy(), rtol=1e-6)
+    y.sum().backward()
+    f = {"exp_": np.exp, "log_": np.log, "relu_": lambda v: np.maximum(v, 0), "reciprocal_": lambda v: 1 / v,
+         "rsqrt_": lambda v: v ** -0.5, "square_": lambda v: v * v}[name]
+    h = 1e-6
+    np.testing.assert_allclose(x.grad.numpy(), (f(base + h) - f(base - h)) / (2 * h), rtol=1e-5)
+    with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad is being used in an"):
+        getattr(pad.tensor(base, requires_grad=True), name)()

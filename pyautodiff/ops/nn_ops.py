@@ -20,6 +20,7 @@ from ..autograd.graph import Node
 from ..tensor import Tensor, Size, _wrap_dim
 from . import shape as _shape
 from .elementwise import result_dtype, mul as _mul, sub as _sub, to_dtype as _to_dtype
+from .elementwise import exp as _ew_exp, log as _ew_log, relu as _ew_relu
 from .reduction import sum as _sum, mean as _mean
 
 __all__ = [
@@ -1924,6 +1925,9 @@ _METHODS = {
     "transpose": _shape.transpose, "swapaxes": swapaxes, "swapdims": swapaxes, "permute": _method_permute,
     "expand": _method_expand, "expand_as": _method_expand_as, "addmm": _method_addmm,
     "erf": erf, "erf_": _inplace(erf),
+    "exp_": _inplace(_ew_exp), "log_": _inplace(_ew_log), "relu_": _inplace(_ew_relu),
+    "reciprocal_": _inplace(lambda t: t.reciprocal()), "rsqrt_": _inplace(rsqrt),
+    "square_": _inplace(square),
 }
 
 for _name, _fn in _METHODS.items():
