@@ -843,3 +843,20 @@ def test_more_in_place_unary_ops(name, want_fn):
     np.testing.assert_allclose(x.grad.numpy(), (f(base + h) - f(base - h)) / (2 * h), rtol=1e-5)
     with pytest.raises(RuntimeError, match="^a leaf Variable that requires grad is being used in an"):
         getattr(pad.tensor(base, requires_grad=True), name)()
+
+
+@pytest.mark.parametrize("shape", [(), (3,)])
+def test_setitem_with_a_scalar_bool_index_is_a_view_write(shape):
+    """torch indexes with a scalar True as unsqueeze(0) (a view: CopySlices), and writes nothing
+    for a Python False."""
+    for index in (True, pad.tensor(True)):
+        x = pad.zeros(shape, dtype=pad.float64, requires_grad=True)
+        y = x * 1
+        y[index] = -1.0
+        assert grad_fn_name(y) == "CopySlices" and np.all(y.detach().numpy() == -1.0)
+        y.sum().backward()
+        assert np.all(x.grad.numpy() == 0.0)
+    x = pad.zeros(shape, dtype=pad.float64, requires_grad=True)
+    y = x * 1
+    y[False] = -1.0
+    assert grad_fn_name(y) == "MulBackward0" and np.all(y.detach().numpy() == 0.0)

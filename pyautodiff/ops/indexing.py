@@ -212,7 +212,32 @@ def _check_value_shape(target, value, advanced):
                 f"{list(np.shape(value))}")
 
 
+def _bool_scalars_as_views(index):
+    """torch indexes with a scalar True (a Python bool or a 0-d bool tensor) as unsqueeze(0): a
+    view, so a write through it is a CopySlices, not an IndexPut.  Returns the index with each
+    such True as None (numpy's newaxis); None when the index holds a Python False (torch writes
+    nothing then)."""
+    items = index if isinstance(index, tuple) else (index,)
+    out = []
+    changed = False
+    for i in items:
+        if i is True or (isinstance(i, Tensor) and i._raw.shape == () and i._raw.dtype == np.bool_
+                         and bool(i._data)):
+            out.append(None)
+            changed = True
+        elif i is False:
+            return None
+        else:
+            out.append(i)
+    if not changed:
+        return index
+    return tuple(out)
+
+
 def setitem(t, index, value):
+    index = _bool_scalars_as_views(index)
+    if index is None:
+        return
     idx, advanced = _convert(index)
     if t.requires_grad and t.grad_fn is None and STATE.enabled:
         if advanced or _basic_kind(idx, t._data.shape, not isinstance(index, tuple)) == "AliasBackward0":
