@@ -679,3 +679,17 @@ def test_pow_with_a_bool_exponent_tensor_fails_in_backward_as_torch():
     z = pad.tensor(2.0, requires_grad=True)
     (z ** True).backward()  # a Python bool exponent is a number: fine
     assert z.grad.item() == 1.0
+
+
+def test_integer_tensor_powers_with_negative_exponents_as_torch():
+    """Integer tensor ** integer tensor: torch truncates (1 ** -n = 1, (-1) ** -n = +-1, else 0);
+    only tensor ** a negative Python int raises."""
+    a = pad.tensor([[-1, 2, 3, 0, 1, -1]])
+    b = pad.tensor([[2, -1, 0, -1, -5, -3]])
+    assert (a ** b).tolist() == [[1, 0, 1, 0, 1, -1]]
+    assert (b ** a).tolist() == [[0, 1, 0, 1, -5, 0]]
+    assert (2 ** pad.tensor([-1, -2, 0, 3])).tolist() == [0, 0, 1, 8]
+    assert ((-1) ** pad.tensor([-1, -2, 3])).tolist() == [-1, 1, -1]
+    assert (pad.tensor([2], dtype=pad.int32) ** pad.tensor([-1])).dtype == pad.int64
+    with pytest.raises(RuntimeError, match="^Integers to negative integer powers are not allowed.$"):
+        pad.tensor([2]) ** -1

@@ -445,10 +445,26 @@ class PowBackward0(Node):
             return g * e * np.power(x, e - 1), None, None
 
 
+def _power(a, b, dtype=None, out=None, **kw):
+    """np.power, with torch's integer powers for negative integer exponents (numpy raises):
+    1 ** -n = 1, (-1) ** -n = +-1, anything else ** -n = 0 (truncated)."""
+    if dtype is not None:
+        kw["dtype"] = dtype
+    if np.result_type(a, b).kind not in "iu":
+        return np.power(a, b, **kw)
+    neg = np.less(b, 0)
+    if not np.any(neg):
+        return np.power(a, b, **kw)
+    r = np.power(a, np.where(neg, 0, b), **kw)
+    odd = np.bitwise_and(b, 1).astype(bool)
+    small = np.where(np.equal(a, 1), 1, np.where(np.equal(a, -1), np.where(odd, -1, 1), 0))
+    return np.where(neg, small, r).astype(r.dtype, copy=False)
+
+
 class PowBackward1(Node):
     """tensor ** tensor"""
     def forward(self, a, b, dt):
-        out = _binary(a, b, dt, K.pow, None, np.power)
+        out = _binary(a, b, dt, K.pow, None, _power)
         self.save(a, b, out)
         return out
 
@@ -484,7 +500,7 @@ class PowBackward2(Node):
             a = _m(a)
         out = K.rpow_scalar(base, a) if a.dtype is dt else None
         if out is None:
-            out = np.asarray(np.power(dt.type(base), _cast(a, dt)), dtype=dt)
+            out = np.asarray(_power(dt.type(base), _cast(a, dt)), dtype=dt)
         self.save(out)
         return out
 
