@@ -693,3 +693,14 @@ def test_integer_tensor_powers_with_negative_exponents_as_torch():
     assert (pad.tensor([2], dtype=pad.int32) ** pad.tensor([-1])).dtype == pad.int64
     with pytest.raises(RuntimeError, match="^Integers to negative integer powers are not allowed.$"):
         pad.tensor([2]) ** -1
+
+
+@pytest.mark.parametrize("sa, sb, kernel", [
+    ((2, 2), (2, 2), "addmm_impl_cpu_"), ((3, 3, 1), (1, 3), "addmm_impl_cpu_"), ((3,), (3,), "dot"),
+    ((2, 3), (3,), "addmv_impl_cpu"), ((3,), (3, 2), "addmm_impl_cpu_"), ((2, 2, 2), (2, 2, 2), "bmm"),
+    ((1, 3), (3, 3, 1), "bmm")])
+def test_bool_matmul_is_not_implemented_as_in_torch(sa, sb, kernel):
+    a, b = pad.ones(sa, dtype=pad.bool), pad.ones(sb, dtype=pad.bool)
+    with pytest.raises(NotImplementedError, match=f"^\"{kernel}\" not implemented for 'Bool'$"):
+        a @ b
+    assert (pad.ones(sa, dtype=pad.int64) @ pad.ones(sb, dtype=pad.int64)).dtype == pad.int64

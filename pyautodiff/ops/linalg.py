@@ -90,6 +90,11 @@ def _check(a, b):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cname(a.dtype)} != {_cname(b.dtype)}")
 
 
+def _no_bool(a, kernel):
+    if a.dtype.name == "bool":  # torch has no bool kernels for the BLAS-like ops
+        raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
+
+
 def matmul(a, b):
     if isinstance(b, Tensor) and a._data.ndim == 1 and b._data.ndim == 1:
         return dot(a, b)
@@ -109,11 +114,13 @@ def matmul(a, b):
     _check_broadcast(np.broadcast_to(0, a._data.shape[:-2] if da > 1 else ()),
                      np.broadcast_to(0, b._data.shape[:-2] if db > 1 else ()))
     _inner(a._data.shape[-1], b._data.shape[-2] if db > 1 else b._data.shape[0], a, b)
+    _no_bool(a, "addmm_impl_cpu_" if db <= 2 else "bmm")  # torch folds batch @ matrix into one mm
     return _Batched.apply(a, b)
 
 
 def _mm_1d2d(a, b):
     _inner(a._data.shape[0], b._data.shape[0], a, b)
+    _no_bool(a, "addmm_impl_cpu_")
     return _Squeeze.apply(a, b)
 
 
@@ -133,6 +140,7 @@ def mm(a, b):
     if a._data.shape[1] != b._data.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a._data.shape[0]}x{a._data.shape[1]} "
                            f"and {b._data.shape[0]}x{b._data.shape[1]})")
+    _no_bool(a, "addmm_impl_cpu_")
     return MmBackward0.apply(a, b)
 
 
@@ -140,6 +148,7 @@ def mv(a, b):
     _check(a, b)
     if a._data.ndim != 2 or b._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a._data.ndim}, {b._data.ndim}")
+    _no_bool(a, "addmv_impl_cpu")
     if a._data.shape[1] != b._data.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a._data.shape[0]}), mat ({a._data.shape[0]}x"
                            f"{a._data.shape[1]}), vec ({b._data.shape[0]})")
@@ -157,4 +166,5 @@ def dot(a, b):
         raise RuntimeError(f"inconsistent tensor size, expected tensor [{a._data.shape[0]}] and src "
                            f"[{b._data.shape[0]}] to have the same number of elements, but got "
                            f"{a._data.shape[0]} and {b._data.shape[0]} elements respectively")
+    _no_bool(a, "dot")
     return DotBackward0.apply(a, b)
