@@ -313,7 +313,8 @@ def draw_op(draw, shape, dtype, seed):
             extra = [(make_array(seed + 11, shape, "bool"), False)]
             return "[mask]", (lambda lib, x, m: x[m]), extra, True
         n0 = shape[0] if shape else 1
-        extra = [(np.random.default_rng(seed).integers(-n0, n0, size=draw(st.integers(0, 4))), False)]
+        k = draw(st.integers(0, 4)) if n0 else 0  # an empty first dimension: only an empty index
+        extra = [(np.random.default_rng(seed).integers(-n0, max(n0, 1), size=k), False)]
         return "[long]", (lambda lib, x, ix: x[ix]), extra, True
 
     if kind == "setitem":
