@@ -860,3 +860,65 @@ def test_setitem_with_a_scalar_bool_index_is_a_view_write(shape):
     y = x * 1
     y[False] = -1.0
     assert grad_fn_name(y) == "MulBackward0" and np.all(y.detach().numpy() == 0.0)
+
+
+def test_setitem_through_newaxis_and_ellipsis_writes():
+    x = pad.zeros(3)
+    x[None] = 5.0
+    assert x.tolist() == [5.0, 5.0, 5.0]
+    x[...] = 1.0
+    x[None, 1] = 2.0
+    assert x.tolist() == [1.0, 2.0, 1.0]
+    s = pad.tensor(0.0)
+    s[None] = 3.0
+    s[...] = s + 1
+    assert s.item() == 4.0
+
+
+ZERO_D_INDEX_ERRORS = [
+    (slice(1, None), "slice() cannot be applied to a 0-dim tensor."),
+    (slice(None), "slice() cannot be applied to a 0-dim tensor."),
+    (5, "index 5 is out of bounds for dimension 0 with size 0"),
+    (-1, "index -1 is out of bounds for dimension 0 with size 0"),
+    (0, "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` in C++ to "
+        "convert a 0-dim tensor to a number"),
+    ((0, 0), "too many indices for tensor of dimension 0"),
+    ([3], "too many indices for tensor of dimension 0")]
+
+
+@pytest.mark.parametrize("index, msg", ZERO_D_INDEX_ERRORS)
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_indexing_a_0d_tensor_errors_as_torch(index, msg, requires_grad):
+    x = pad.tensor(2.0, requires_grad=requires_grad)
+    with pytest.raises(IndexError) as e:
+        x[index]
+    assert str(e.value) == msg
+    with pytest.raises(IndexError) as e:  # checked before the leaf's in-place error, as torch
+        x[index] = 3.0
+    assert str(e.value) == msg
+
+
+def _index_outcomes(T):
+    out = []
+    for shape in ((), (3,)):
+        for index in (slice(1, None), 5, 0, -1, (0, 0), slice(None), (slice(None),), Ellipsis, None,
+                      (None, 0), [3], [0], True):
+            for rg in (False, True):
+                x = T.ones(shape, requires_grad=rg)
+                try:
+                    v = x[index]
+                    got = ("ok", tuple(v.shape), type(v.grad_fn).__name__)
+                except (IndexError, RuntimeError) as e:
+                    got = (type(e).__name__, str(e))
+                try:
+                    x[index] = 3.0
+                    put = ("ok", x.tolist())
+                except (IndexError, RuntimeError) as e:
+                    put = (type(e).__name__, str(e))
+                out.append((shape, repr(index), rg, got, put))
+    return out
+
+
+def test_indexing_outcomes_as_torch(torch):
+    for mine, theirs in zip(_index_outcomes(pad), _index_outcomes(torch)):
+        assert mine == theirs

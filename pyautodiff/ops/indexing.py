@@ -152,7 +152,21 @@ def unbind_rows(t):
     return iter(rows)
 
 
+def _check_0d(t, index):
+    """torch's messages for a lone int or slice index of a 0-d tensor."""
+    if t._raw.ndim:
+        return
+    if isinstance(index, slice):
+        raise IndexError("slice() cannot be applied to a 0-dim tensor.")
+    if isinstance(index, (int, np.integer)) and not isinstance(index, bool):
+        if index == 0:
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+        raise IndexError(f"index {int(index)} is out of bounds for dimension 0 with size 0")
+
+
 def getitem(t, index):
+    _check_0d(t, index)
     idx, advanced = _convert(index)
     if advanced:
         return IndexBackward0.apply(t, idx)
@@ -216,7 +230,7 @@ def _bool_scalars_as_views(index):
     """torch indexes with a scalar True (a Python bool or a 0-d bool tensor) as unsqueeze(0): a
     view, so a write through it is a CopySlices, not an IndexPut.  Returns the index with each
     such True as None (numpy's newaxis); None when the index holds a Python False (torch writes
-    nothing then)."""
+    nothing then: _WRITE_NOTHING)."""
     items = index if isinstance(index, tuple) else (index,)
     out = []
     changed = False
@@ -226,7 +240,7 @@ def _bool_scalars_as_views(index):
             out.append(None)
             changed = True
         elif i is False:
-            return None
+            return _WRITE_NOTHING
         else:
             out.append(i)
     if not changed:
@@ -234,18 +248,47 @@ def _bool_scalars_as_views(index):
     return tuple(out)
 
 
+_WRITE_NOTHING = object()
+
+
+def _dims_only(idx):
+    """An advanced index with each array replaced by full slices over the dimensions it
+    consumes (checks the count of indices, not their values)."""
+    out = []
+    for i in idx:
+        if isinstance(i, np.ndarray):
+            out.extend([slice(None)] * (i.ndim if i.dtype == np.bool_ else 1))
+        else:
+            out.append(i)
+    return tuple(out)
+
+
+def _valid_index(t, idx):
+    try:
+        t._data[idx]
+    except IndexError as e:
+        raise IndexError(_index_message(e, t._data, idx)) from None
+
+
 def setitem(t, index, value):
+    _check_0d(t, index)
     index = _bool_scalars_as_views(index)
-    if index is None:
+    if index is _WRITE_NOTHING:
         return
     idx, advanced = _convert(index)
     if t.requires_grad and t.grad_fn is None and STATE.enabled:
-        if advanced or _basic_kind(idx, t._data.shape, not isinstance(index, tuple)) == "AliasBackward0":
+        # torch applies a basic index first: a bad one is an IndexError (an advanced one only
+        # when there are too many indices)
+        _valid_index(t, _dims_only(idx) if advanced else idx)
+        # (x[:] = v and x[...] = v are copy_ into x itself in torch)
+        if advanced or index == slice(None) or \
+                _basic_kind(idx, t._data.shape, not isinstance(index, tuple)) == "AliasBackward0":
             raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
     base = t._base
     if base is not None and base.requires_grad and base.grad_fn is None and STATE.enabled:
+        _valid_index(t, _dims_only(idx) if advanced else idx)
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
     if isinstance(value, Tensor):
