@@ -922,3 +922,15 @@ def _index_outcomes(T):
 def test_indexing_outcomes_as_torch(torch):
     for mine, theirs in zip(_index_outcomes(pad), _index_outcomes(torch)):
         assert mine == theirs
+
+
+def test_in_place_op_through_an_empty_view_is_recorded():
+    """x[1:] of a single row is empty: torch still records CopySlices in the base's history."""
+    x = pad.ones((1, 4, 1), dtype=pad.float64, requires_grad=True)
+    base = x[-1:3].clone()
+    v = base[1:]
+    v.add_(pad.ones((1, 4, 1)))
+    assert grad_fn_name(base) == "CopySlices" and grad_fn_name(v) == "AsStridedBackward0"
+    assert tuple(v.shape) == (0, 4, 1)
+    base.sum().backward()
+    assert x.grad.flatten().tolist() == [1.0] * 4

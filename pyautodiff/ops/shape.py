@@ -145,10 +145,20 @@ def swap_last(x):
 
 
 # ----------------------------------------------------------------------------- in-place through views
+def _root(a):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
 def view_geometry(view, base):
     """(byte offset, shape, strides) of the ndarray `view` inside the C-contiguous ndarray `base`
     whose memory it views, or None when that does not hold (then the view is not tracked)."""
-    if not base.flags.c_contiguous or not np.may_share_memory(view, base):
+    if not base.flags.c_contiguous:
+        return None
+    if view.size == 0:  # an empty view (x[1:] of one row) shares no bytes: same root array?
+        return (0, view.shape, view.strides) if _root(view) is _root(base) else None
+    if not np.may_share_memory(view, base):
         return None
     off = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
     if off < 0 or off >= max(base.nbytes, 1):
