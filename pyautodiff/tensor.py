@@ -671,6 +671,8 @@ class Tensor(_G.TensorBase):
 
     def _inplace_result(self, result):
         """Make `self` hold `result` (computed out of place) as an in-place op would."""
+        if type(self._raw) is np.ndarray and _internal_overlap(self._raw):
+            raise RuntimeError(_OVERLAP_MSG)
         r = result._data
         if r.shape != self._raw.shape:
             raise RuntimeError(f"output with shape {list(self._raw.shape)} doesn't match the broadcast shape "
@@ -792,7 +794,7 @@ class Tensor(_G.TensorBase):
             value = value.item()
         if self.requires_grad and _GRAD.enabled:  # the values no longer depend on the history
             return self._inplace_result(_nn.FillBackward2.apply(self, value))
-        self._data[...] = value
+        writable(self._data)[...] = value  # (an expanded tensor: its one memory element each)
         self._version[0] += 1
         return self
 
@@ -805,6 +807,13 @@ class Tensor(_G.TensorBase):
             raise RuntimeError(f"The size of tensor a ({self._raw.shape[-1] if self._raw.ndim else 1}) "
                                f"must match the size of tensor b ({s.shape[-1] if s.ndim else 1}) at "
                                f"non-singleton dimension {max(self._raw.ndim - 1, 0)}") from None
+        if _GRAD.enabled and self._raw.dtype.kind == "f" and (
+                self.requires_grad or (isinstance(src, Tensor) and src.requires_grad)):
+            if not isinstance(src, Tensor):
+                src = Tensor._wrap(s)
+            return self._inplace_result(_nn.CopyBackwards.apply(self, src))
+        if _internal_overlap(self._raw):
+            raise RuntimeError(_OVERLAP_MSG)
         np.copyto(self._data, s, casting="unsafe")
         self._version[0] += 1
         return self
@@ -833,6 +842,32 @@ class Tensor(_G.TensorBase):
         self._data[...] = values
         self._version[0] += 1
         return self
+
+
+_OVERLAP_MSG = ("unsupported operation: more than one element of the written-to tensor refers to a "
+                "single memory location. Please clone() the tensor before performing the operation.")
+
+
+def _internal_overlap(a):
+    """Does some memory element appear at several indices of `a` (an expand()ed tensor)?"""
+    for n, st in zip(a.shape, a.strides):
+        if st == 0 and n > 1:
+            return True
+    return False
+
+
+def writable(a):
+    """`a`, or for a read-only broadcast view (expand) of writable memory, a writable alias of
+    the same elements: writing one value through it is what torch does for fill_ / zero_."""
+    if a.flags.writeable or not _internal_overlap(a):
+        return a
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.writeable or not root.flags.c_contiguous:
+        return a
+    off = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(a.shape, a.dtype, buffer=root, offset=off, strides=a.strides)
 
 
 _T_WARNED = set()

@@ -934,3 +934,46 @@ def test_in_place_op_through_an_empty_view_is_recorded():
     assert tuple(v.shape) == (0, 4, 1)
     base.sum().backward()
     assert x.grad.flatten().tolist() == [1.0] * 4
+
+
+def test_copy_records_its_source_in_the_graph():
+    x = pad.zeros(3)
+    w = pad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    x.copy_(w)
+    assert grad_fn_name(x) == "CopyBackwards" and x.requires_grad
+    (x * x).sum().backward()
+    assert w.grad.tolist() == [2.0, 4.0, 6.0]
+    y = pad.zeros(2, 3, dtype=pad.float64)        # broadcast and cast: summed back, float32 grad
+    w = pad.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y.copy_(w)
+    y.sum().backward()
+    assert w.grad.tolist() == [2.0, 2.0, 2.0] and w.grad.dtype == pad.float32
+    leaf = pad.ones(3, requires_grad=True)         # the old values get no gradient
+    z = leaf * 2
+    z.copy_(pad.ones(3))
+    z.sum().backward()
+    assert leaf.grad.tolist() == [0.0, 0.0, 0.0]
+    v = pad.zeros(4)                               # through a view: CopySlices of the base
+    w = pad.tensor([1.0, 2.0], requires_grad=True)
+    v[1:3].copy_(w)
+    assert grad_fn_name(v) == "CopySlices" and v.tolist() == [0.0, 1.0, 2.0, 0.0]
+    v.sum().backward()
+    assert w.grad.tolist() == [1.0, 1.0]
+
+
+def test_writes_into_expanded_tensors_as_torch():
+    msg = "unsupported operation: more than one element of the written-to tensor refers to a single memory location."
+    for write in (lambda e: e.add_(1), lambda e: e.__setitem__(0, 1),
+                  lambda e: e.copy_(pad.ones(3, 2, dtype=pad.int64)), lambda e: e.__setitem__((slice(None), 0), 7)):
+        x = pad.tensor([5])
+        with pytest.raises(RuntimeError, match=f"^{msg}"):
+            write(x.expand(3, 2))
+        assert x.tolist() == [5]
+    x = pad.tensor([5])
+    x.expand(3, 2).fill_(2)                        # one value: written to the one element
+    assert x.tolist() == [2]
+    x.expand(3, 2).zero_()
+    assert x.tolist() == [0]
+    x = pad.tensor([5])
+    x.expand(3, 2)[pad.tensor([[True, False], [False, False], [False, False]])] = 1
+    assert x.tolist() == [1]

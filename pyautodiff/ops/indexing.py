@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd.graph import Node
 from ..autograd.grad_mode import STATE
-from ..tensor import Tensor
+from ..tensor import Tensor, _OVERLAP_MSG, _internal_overlap, writable
 from .fusion import flush_pending
 from .shape import _share_version
 
@@ -304,7 +304,13 @@ def setitem(t, index, value):
             r = node.apply(t, value if isinstance(value, Tensor) else v, idx)
             t._inplace_result(r)
             return
-        t._data[idx] = v
+        d = t._data
+        if _internal_overlap(d):  # an expand()ed tensor: torch writes a scalar through a mask
+            if not (advanced and np.ndim(v) == 0 and all(
+                    not isinstance(i, np.ndarray) or i.dtype == np.bool_ for i in idx)):
+                raise RuntimeError(_OVERLAP_MSG)
+            d = writable(d)
+        d[idx] = v
     except IndexError as e:
         raise IndexError(_index_message(e, t._data, idx)) from None
     except ValueError as e:

@@ -171,6 +171,19 @@ class FillBackward2(Node):
         return np.zeros_like(g), None
 
 
+class CopyBackwards(Node):
+    """t.copy_(src) with autograd: t's values become src's (broadcast and cast to t's dtype), so
+    the gradient goes to src (summed back to its shape by the engine) and none to t's history."""
+
+    def forward(self, a, src):
+        out = np.empty(a.shape, a.dtype)
+        np.copyto(out, src, casting="unsafe")
+        return out
+
+    def backward(self, g):
+        return np.zeros_like(g), g
+
+
 class UniformBackward0(Node):
     """t.uniform_() / t.normal_() with autograd (the values are given): the new values do not
     depend on t's history, so its gradient is zero (torch's UniformBackward0 / NormalBackward0)."""
