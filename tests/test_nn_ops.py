@@ -451,3 +451,15 @@ def test_clamp_keeps_x_on_ties_and_propagates_nan_as_torch():
     assert bits(pad.clamp_min(x, 0.0)) == bits(x.clamp(min=0.0))
     assert np.isnan(x.clamp(float("nan"), 1.0).numpy()).all()
     np.testing.assert_array_equal(x.clamp(2.0, 1.0).numpy()[[0, 2, 3, 4, 5]], 1.0)  # min, then max
+
+
+def test_softmax_of_integer_tensors_as_torch():
+    for name in ("softmax", "log_softmax"):
+        for shape in [(0,), (1, 0), (0, 3)]:       # empty: returned empty, in its dtype
+            y = getattr(pad.zeros(shape, dtype=pad.int64), name)(0)
+            assert y.dtype == pad.int64 and tuple(y.shape) == shape
+        x = pad.zeros((2, 3), dtype=pad.int64)
+        with pytest.raises(NotImplementedError, match=f"^\"{name}_lastdim_kernel_impl\" not implemented for 'Long'$"):
+            getattr(x, name)(-1)
+        with pytest.raises(NotImplementedError, match=f"^\"{name}_kernel_impl\" not implemented for 'Long'$"):
+            getattr(x, name)(0)

@@ -104,15 +104,25 @@ def _softmax_dim(ndim):
 def _prep_softmax(input, dim, dtype, name):
     if dtype is not None:
         input = _to_dtype(input, dtype)
-    if not input.dtype.is_floating_point:
-        raise NotImplementedError(f'"{name}_lastdim_kernel_impl" not implemented for \'{_tname(input.dtype)}\'')
+    nd = input._data.ndim
     if dim is None:
-        dim = _softmax_dim(input._data.ndim)
-    return input, _wrap_dim(dim, input._data.ndim)
+        dim = _softmax_dim(nd)
+    dim = _wrap_dim(dim, nd)
+    if not input.dtype.is_floating_point and input._data.size:  # (empty: no kernel runs)
+        kernel = f"{name}_lastdim_kernel_impl" if dim == nd - 1 or nd <= 1 else f"{name}_kernel_impl"
+        raise NotImplementedError(f'"{kernel}" not implemented for \'{_tname(input.dtype)}\'')
+    return input, dim
+
+
+def _empty_softmax(input):
+    """softmax of an empty integer tensor: torch returns it empty, in its dtype"""
+    return _wrap(np.empty(input._data.shape, input._data.dtype))
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _prep_softmax(input, dim, dtype, "softmax")
+    if not input.dtype.is_floating_point:
+        return _empty_softmax(input)
     if input._data.ndim == 0:
         return SoftmaxBackward0.apply(input, None)
     return SoftmaxBackward0.apply(input, dim)
@@ -120,6 +130,8 @@ def softmax(input, dim=None, _stacklevel=3, dtype=None):
 
 def log_softmax(input, dim=None, _stacklevel=3, dtype=None):
     input, dim = _prep_softmax(input, dim, dtype, "log_softmax")
+    if not input.dtype.is_floating_point:
+        return _empty_softmax(input)
     if input._data.ndim == 0:
         return LogSoftmaxBackward0.apply(input, None)
     return LogSoftmaxBackward0.apply(input, dim)
