@@ -456,7 +456,9 @@ def run_program(data):
         f32 = f32 or (tname(px.dtype) == "torch.float32" and not exact) or \
             tname(pr.dtype) == "torch.float32"
         # float32 arithmetic: pyautodiff and torch both compute in float32 -> exact too
-        zsign = zsign and not name.startswith(("max", "min", "amax"))
+        # (matmul: BLAS starts from +0.0, so 0 * -x summed gives +0.0 where torch's kernel may
+        #  keep -0.0)
+        zsign = zsign and not name.startswith(("max", "min", "amax", "matmul"))
         # KNOWN DIFFERENCE (not fixed yet): y[m] = v with m a 0-d bool tensor holding False is
         # a CopySlices over an empty view in torch (unsqueeze(0), then narrow to 0), an
         # IndexPutBackward0 in pyautodiff (a True m is a view write in both)
