@@ -704,3 +704,28 @@ def test_bool_matmul_is_not_implemented_as_in_torch(sa, sb, kernel):
     with pytest.raises(NotImplementedError, match=f"^\"{kernel}\" not implemented for 'Bool'$"):
         a @ b
     assert (pad.ones(sa, dtype=pad.int64) @ pad.ones(sb, dtype=pad.int64)).dtype == pad.int64
+
+
+@pytest.mark.parametrize("sa, sb, name", [
+    ((4,), (2, 4, 5), "UnsafeViewBackward0"), ((3, 4), (2, 4, 5), "CloneBackward0"),
+    ((3, 4), (2, 2, 4, 5), "CloneBackward0"), ((2, 3, 4), (4, 5), "UnsafeViewBackward0"),
+    ((2, 3, 4), (2, 4, 5), "UnsafeViewBackward0"), ((1, 3, 4), (2, 4, 5), "CloneBackward0"),
+    ((1, 3, 4), (1, 4, 5), "UnsafeViewBackward0"), ((1, 3, 4), (2, 2, 4, 5), "UnsafeViewBackward0")])
+def test_batched_matmul_grad_fn_names_as_torch(sa, sb, name):
+    a = pad.ones(sa, requires_grad=True)
+    b = pad.ones(sb, requires_grad=True)
+    y = a @ b
+    assert grad_fn_name(y) == name
+    rng = np.random.default_rng(0)
+    A, B = rng.standard_normal(sa), rng.standard_normal(sb)
+    a = pad.tensor(A, requires_grad=True)
+    b = pad.tensor(B, requires_grad=True)
+    (a @ b).sum().backward()
+    h = 1e-6  # sum(a @ b) is linear in a: one finite difference per element is exact enough
+    ga = np.zeros_like(A)
+    for i in np.ndindex(A.shape):
+        d = np.zeros_like(A)
+        d[i] = h
+        ga[i] = ((np.matmul(A + d, B)).sum() - np.matmul(A, B).sum()) / h
+    np.testing.assert_allclose(a.grad.numpy(), ga, rtol=1e-5, atol=1e-6)
+    assert b.grad.shape == b.shape

@@ -80,6 +80,10 @@ class BmmBackward0(Node):
 # torch builds the other matmul cases from several nodes; the one users see on the result:
 _Squeeze = type("SqueezeBackward4", (BmmBackward0,), {"__doc__": "vector @ matrix (torch: mm, then squeeze)"})
 _Batched = type("UnsafeViewBackward0", (BmmBackward0,), {"__doc__": "batched matmul (torch: bmm, then view)"})
+# torch folds matrix @ batch (and a 3-D batch of one @ a 3-D batch) into one mm of the transposes,
+# then makes the result contiguous: its grad_fn is a clone
+_BatchedFolded = type("CloneBackward0", (BmmBackward0,), {"__doc__": "batched matmul (torch: mm of the "
+                                                                      "transposes, then contiguous)"})
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}
 
 
@@ -115,6 +119,8 @@ def matmul(a, b):
                      np.broadcast_to(0, b._data.shape[:-2] if db > 1 else ()))
     _inner(a._data.shape[-1], b._data.shape[-2] if db > 1 else b._data.shape[0], a, b)
     _no_bool(a, "addmm_impl_cpu_" if db <= 2 else "bmm")  # torch folds batch @ matrix into one mm
+    if (da == 2 and db >= 3) or (da == 3 and db == 3 and a._data.shape[0] == 1 and b._data.shape[0] > 1):
+        return _BatchedFolded.apply(a, b)
     return _Batched.apply(a, b)
 
 
