@@ -710,6 +710,9 @@ class Tensor(_G.TensorBase):
                     for e in node._versions if e[0] is not box] or None
             return self
         if not self._data.flags.writeable:
+            if self._data.size == 0:  # nothing to write (an empty expand() is read-only)
+                self._version[0] += 1
+                return self
             raise RuntimeError("cannot modify a read-only tensor in place")
         np.copyto(self._data, r, casting="unsafe")
         self._version[0] += 1
@@ -850,6 +853,8 @@ _OVERLAP_MSG = ("unsupported operation: more than one element of the written-to 
 
 def _internal_overlap(a):
     """Does some memory element appear at several indices of `a` (an expand()ed tensor)?"""
+    if a.size == 0:
+        return False
     for n, st in zip(a.shape, a.strides):
         if st == 0 and n > 1:
             return True

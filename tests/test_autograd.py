@@ -977,3 +977,11 @@ def test_writes_into_expanded_tensors_as_torch():
     x = pad.tensor([5])
     x.expand(3, 2)[pad.tensor([[True, False], [False, False], [False, False]])] = 1
     assert x.tolist() == [1]
+
+
+def test_empty_tensors_have_no_internal_overlap():
+    y = pad.zeros((2, 3, 1), dtype=pad.int64)[pad.tensor([], dtype=pad.int64)].clone()
+    with pytest.raises(IndexError, match="^index 0 is out of bounds for dimension 0 with size 0$"):
+        y[0] = -2
+    z = pad.zeros(0, 3)
+    assert z.expand(0, 3).add_(1).shape == (0, 3)
