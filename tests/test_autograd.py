@@ -985,3 +985,13 @@ def test_empty_tensors_have_no_internal_overlap():
         y[0] = -2
     z = pad.zeros(0, 3)
     assert z.expand(0, 3).add_(1).shape == (0, 3)
+
+
+def test_in_place_through_a_view_of_a_0d_tensor():
+    x = pad.tensor(2.0, dtype=pad.float64, requires_grad=True)
+    b = x.mean(dim=-1, keepdim=True).clone()
+    v = b.t()
+    v += -1
+    assert grad_fn_name(b) == "CopySlices" and b.shape == ()
+    b.sqrt().backward(gradient=pad.tensor(0.7, dtype=pad.float64))
+    assert abs(x.grad.item() - 0.35) < 1e-12     # d sqrt(x - 1) / dx = 1 / (2 sqrt(1)) * 0.7

@@ -180,7 +180,8 @@ class CopySlices(Node):
         return base
 
     def backward(self, g):
-        g = np.ascontiguousarray(g)
+        if not g.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d g 1-d)
+            g = g.copy()
         gv = _region(g, self.geom).copy()
         gb = g.copy()
         _region(gb, self.geom)[...] = 0
