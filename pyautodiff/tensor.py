@@ -728,11 +728,8 @@ class Tensor(_G.TensorBase):
         geom = _shape.view_geometry(V, B)
         if geom is None:
             return False
-        for n, st in zip(V.shape, V.strides):
-            if st == 0 and n > 1:
-                raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
-                                   "refers to a single memory location. Please clone() the tensor before "
-                                   "performing the operation.")
+        if _internal_overlap(V):
+            raise RuntimeError(_OVERLAP_MSG)
         _privatize_saved(result.grad_fn, V)  # the op's saved old values are about to be overwritten
         np.copyto(V, result._data, casting="unsafe")
         self._version[0] += 1

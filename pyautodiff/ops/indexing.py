@@ -263,7 +263,11 @@ def _dims_only(idx):
     return tuple(out)
 
 
-def _valid_index(t, idx):
+def _valid_index(t, idx, advanced):
+    """Raise torch's IndexError for an index torch rejects before any in-place check: a bad
+    basic index, or (advanced) too many indices."""
+    if advanced:
+        idx = _dims_only(idx)
     try:
         t._data[idx]
     except IndexError as e:
@@ -277,9 +281,7 @@ def setitem(t, index, value):
         return
     idx, advanced = _convert(index)
     if t.requires_grad and t.grad_fn is None and STATE.enabled:
-        # torch applies a basic index first: a bad one is an IndexError (an advanced one only
-        # when there are too many indices)
-        _valid_index(t, _dims_only(idx) if advanced else idx)
+        _valid_index(t, idx, advanced)  # torch applies the index before this check
         # (x[:] = v and x[...] = v are copy_ into x itself in torch)
         if advanced or index == slice(None) or \
                 _basic_kind(idx, t._data.shape, not isinstance(index, tuple)) == "AliasBackward0":
@@ -288,7 +290,7 @@ def setitem(t, index, value):
                            "operation.")
     base = t._base
     if base is not None and base.requires_grad and base.grad_fn is None and STATE.enabled:
-        _valid_index(t, _dims_only(idx) if advanced else idx)
+        _valid_index(t, idx, advanced)
         raise RuntimeError("a view of a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
     if isinstance(value, Tensor):

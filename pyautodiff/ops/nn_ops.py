@@ -1905,24 +1905,15 @@ def _dim_required(name, dim):
         raise TypeError(f'{name}() missing 1 required positional arguments: "dim"')
 
 
-def _method_softmax(self, dim=_NO_DIM, dtype=None):
-    _dim_required("softmax", dim)
-    return softmax(self, dim, dtype=dtype)
-
-
-def _method_log_softmax(self, dim=_NO_DIM, dtype=None):
-    _dim_required("log_softmax", dim)
-    return log_softmax(self, dim, dtype=dtype)
-
-
 def _softmax_top(input, dim=_NO_DIM, dtype=None):
-    """torch.softmax(input, dim, dtype=None): dim is required (unlike F.softmax)"""
+    """torch.softmax(input, dim, dtype=None) and Tensor.softmax: dim is required (unlike
+    F.softmax)"""
     _dim_required("softmax", dim)
     return softmax(input, dim, dtype=dtype)
 
 
 def _log_softmax_top(input, dim=_NO_DIM, dtype=None):
-    """torch.log_softmax(input, dim, dtype=None): dim is required (unlike F.log_softmax)"""
+    """torch.log_softmax(input, dim, dtype=None) and Tensor.log_softmax: dim is required"""
     _dim_required("log_softmax", dim)
     return log_softmax(input, dim, dtype=dtype)
 
@@ -1936,7 +1927,7 @@ def _method_addmm(self, mat1, mat2, *, beta=1, alpha=1):
 
 
 _METHODS = {
-    "softmax": _method_softmax, "log_softmax": _method_log_softmax,
+    "softmax": _softmax_top, "log_softmax": _log_softmax_top,
     "max": _method_max, "min": _method_min, "argmax": argmax, "argmin": argmin, "amax": amax, "amin": amin,
     "var": var, "std": std, "logsumexp": logsumexp,
     "clamp": clamp, "clip": clamp, "clamp_min": clamp_min, "clamp_max": clamp_max,
