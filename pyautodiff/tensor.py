@@ -671,8 +671,6 @@ class Tensor(_G.TensorBase):
 
     def _inplace_result(self, result):
         """Make `self` hold `result` (computed out of place) as an in-place op would."""
-        if type(self._raw) is np.ndarray and _internal_overlap(self._raw):
-            raise RuntimeError(_OVERLAP_MSG)
         r = result._data
         if r.shape != self._raw.shape:
             raise RuntimeError(f"output with shape {list(self._raw.shape)} doesn't match the broadcast shape "
@@ -691,6 +689,8 @@ class Tensor(_G.TensorBase):
             if d.flags.writeable:
                 _privatize_saved(node, d)
                 np.copyto(d, result._data, casting="unsafe")
+            elif _internal_overlap(d):  # (only read-only arrays overlap: expand())
+                raise RuntimeError(_OVERLAP_MSG)
             else:
                 self._data = result._data if result._data.dtype == self._raw.dtype else \
                     result._data.astype(self._raw.dtype)
@@ -713,6 +713,8 @@ class Tensor(_G.TensorBase):
             if self._data.size == 0:  # nothing to write (an empty expand() is read-only)
                 self._version[0] += 1
                 return self
+            if _internal_overlap(self._data):
+                raise RuntimeError(_OVERLAP_MSG)
             raise RuntimeError("cannot modify a read-only tensor in place")
         np.copyto(self._data, r, casting="unsafe")
         self._version[0] += 1

@@ -307,7 +307,7 @@ def setitem(t, index, value):
             t._inplace_result(r)
             return
         d = t._data
-        if _internal_overlap(d):  # an expand()ed tensor: torch writes a scalar through a mask
+        if not d.flags.writeable and _internal_overlap(d):  # expand(): a scalar through a mask
             if not (advanced and np.ndim(v) == 0 and all(
                     not isinstance(i, np.ndarray) or i.dtype == np.bool_ for i in idx)):
                 raise RuntimeError(_OVERLAP_MSG)
