@@ -144,8 +144,10 @@ def build_fused():
 
 
 # ----------------------------------------------------------------------------- workloads
-def make_w1(lib, mod, xnp):
-    """Return (step, grad_getter) running one W1 iteration for library `lib` on a copy of xnp."""
+def make_w1(lib, mod, xnp, read_loss=False):
+    """Return (step, grad_getter) running one W1 iteration for library `lib` on a copy of xnp.
+    read_loss: W1r, the loss kept in a variable and read after backward (a training loop that
+    logs it); numpy and the hand-fused loop compute the mean either way."""
     import numpy as np
     n = xnp.size
     if lib in ("pyautodiff", "torch"):
@@ -155,7 +157,14 @@ def make_w1(lib, mod, xnp):
             x.grad = None
             y = 3 * (x + 1) ** 2
             y.mean().backward()
-        return step, lambda: np.array(x.grad.numpy())  # public API (materializes a deferred value)
+
+        def step_read():
+            x.grad = None
+            y = 3 * (x + 1) ** 2
+            loss = y.mean()
+            loss.backward()
+            return loss.item()
+        return (step_read if read_loss else step), lambda: np.array(x.grad.numpy())  # public API
     if lib == "numpy":
         x = xnp.copy()
         box = [None]
@@ -235,7 +244,7 @@ def _stats(s):
 
 
 # ----------------------------------------------------------------------------- W1
-def run_w1(mods, quick=False, sizes=SIZES, notes=None):
+def run_w1(mods, quick=False, sizes=SIZES, notes=None, read_loss=False):
     import numpy as np
     notes = notes if notes is not None else []
     rng = np.random.default_rng(0)
@@ -248,7 +257,7 @@ def run_w1(mods, quick=False, sizes=SIZES, notes=None):
         for lib, mod in mods.items():
             if mod is None:
                 continue
-            step, getg = make_w1(lib, mod, xnp)
+            step, getg = make_w1(lib, mod, xnp, read_loss)
             _call(step)
             g = getg().astype(np.float64)
             err = float(np.max(np.abs(g - expect)) / np.max(np.abs(expect)))
@@ -272,6 +281,9 @@ def run_w1(mods, quick=False, sizes=SIZES, notes=None):
                       "stats": {lib: _stats(res[lib]) for lib in res},
                       "paired_ratio": paired,
                       "grad_max_rel_err": check})
+    if read_loss:
+        return {"workload": "W1r", "title": "W1 with the loss read: loss = (3*(x+1)**2).mean(); loss.backward(); "
+                "loss.item()", "unit": "s", "cases": cases, "notes": notes}
     return {"workload": "W1", "title": "seed demo-2: y = 3*(x+1)**2; y.mean().backward(), float32, x.grad=None each iter",
             "unit": "s", "cases": cases, "notes": notes}
 

@@ -1,8 +1,8 @@
 """The benchmark suite, in one command:
 
-    python bench/run.py [--quick] [--out DIR] [--only W1,W2,MEM,W3,W4]
+    python bench/run.py [--quick] [--out DIR] [--only W1,W1R,W2,MEM,W3,W4]
 
-Runs W1 and W2 (bench_core.py), the W1 memory probe, W3 (bench_training.py) and W4
+Runs W1, W1r (W1 with the loss read) and W2 (bench_core.py), the W1 memory probe, W3 (bench_training.py) and W4
 (bench_serialization.py) when those files exist, for pyautodiff, numpy and PyTorch (when installed),
 interleaved; prints medians, ratios and issue 5's targets (met / NOT MET); writes DIR/results.json and
 DIR/bench.png (DIR defaults to bench/results/).  Full run < 5 min here, --quick < 60 s.
@@ -254,7 +254,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fast smoke run (< 60 s): fewer samples, shorter memory probe")
     ap.add_argument("--out", default=os.path.join(_HERE, "results"), help="output folder (default bench/results)")
-    ap.add_argument("--only", default="W1,W2,MEM,W3,W4", help="comma-separated subset of W1,W2,MEM,W3,W4")
+    ap.add_argument("--only", default="W1,W1R,W2,MEM,W3,W4",
+                    help="comma-separated subset of W1,W1R,W2,MEM,W3,W4 (W1R: W1 with the loss read)")
     ap.add_argument("--readme", action="store_true",
                     help="also put this run's table into bench/README.md and its plot into bench/latest.png")
     args = ap.parse_args(argv)
@@ -270,7 +271,7 @@ def main(argv=None):
            "clock_overhead_ns": T.clock_overhead_ns(), "notes": notes, "timings_s": {}}
     if ENV_INFO["openblas_overrides_removed"]:
         notes.append(f"removed {ENV_INFO['openblas_overrides_removed']} from this process's environment (bench only)")
-    if only & {"W1", "W2", "MEM"}:
+    if only & {"W1", "W1R", "W2", "MEM"}:
         mods = C.load_mods(notes)
         import numpy
         pad = mods["pyautodiff"]
@@ -280,12 +281,14 @@ def main(argv=None):
                            "torch": mods["torch"].__version__ if mods["torch"] is not None else None}
         res["blas"] = T.blas_info()
         for wl, fn in (("W1", lambda: C.run_w1(mods, quick=args.quick)),
+                       ("W1R", lambda: C.run_w1(mods, quick=args.quick, sizes=(1_000_000, 10_000_000),
+                                                read_loss=True)),
                        ("W2", lambda: C.run_w2(mods, quick=args.quick)),
                        ("MEM", lambda: C.run_memory([k for k, m in mods.items() if m is not None], quick=args.quick))):
             if wl in only:
                 t0 = time.perf_counter()
                 print(f"[bench] {wl} ...", file=sys.stderr, flush=True)
-                res[wl] = fn()
+                res[wl.replace("W1R", "W1r")] = fn()
                 res["timings_s"][wl] = time.perf_counter() - t0
     for wl, modname in (("W3", "bench_training"), ("W4", "bench_serialization")):
         if wl in only:
@@ -353,7 +356,7 @@ def report(res, targets, notes, quick):
     if v:
         print(f"versions: pyautodiff {v['pyautodiff']} ({v['pyautodiff_path']}"
               + (f", git {v['git']}" if v.get("git") else "") + f"), numpy {v['numpy']}, torch {v['torch']}")
-    for wl in ("W1", "W2", "W3", "W4"):
+    for wl in ("W1", "W1r", "W2", "W3", "W4"):
         r = res.get(wl)
         if not r:
             continue

@@ -1,6 +1,7 @@
 """Tensor: a numpy ndarray plus autograd bookkeeping.  Ops live in pyautodiff.ops; this file holds
 the class, its Python protocol methods, and torch's method spellings that delegate to the ops."""
 import numbers
+from sys import getrefcount as _getrefcount
 import warnings
 import weakref
 
@@ -348,6 +349,9 @@ class Tensor(_G.TensorBase):
     # ------------------------------------------------------------------ autograd entry points
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         d = self._raw  # (not _data: a pending sum may be evaluated in the backward pass itself)
+        if type(d) is _Lazy and _getrefcount(self) <= _TEMPORARY_REFS:
+            # `y.mean().backward()`: nobody can read this loss after the statement
+            _fusion.mark_unread(d)
         if gradient is None and self.grad_fn is not None and d.ndim == 0 and d.dtype.kind == "f" \
                 and not create_graph and inputs is None:
             # the common case (loss.backward()) without the general entry point's checks
@@ -967,6 +971,17 @@ def _bind_operators():
     Tensor.__truediv__ = _ew.div
     Tensor.__pow__ = _ew.pow
 from .ops import fusion as _fusion  # noqa: E402
+_Lazy = _fusion.Lazy
+
+
+class _RefProbe:
+    def refs(self):
+        return _getrefcount(self)
+
+
+# references a method's `self` has when the caller holds none (a temporary: `f().method()`),
+# measured on this interpreter rather than assumed
+_TEMPORARY_REFS = _RefProbe().refs()
 from .ops import elementwise as _ew  # noqa: E402
 from .ops import linalg as _linalg  # noqa: E402
 from .autograd import engine as _engine  # noqa: E402

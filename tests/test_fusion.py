@@ -2,6 +2,8 @@
 
 Oracle: the same computation with fusion switched off (op-by-op kernels); results must agree
 bit for bit, and values must never change behind a pending chain's back."""
+import types
+
 import numpy as np
 import pytest
 
@@ -187,6 +189,53 @@ def test_pending_mean_evaluated_in_the_backward_pass(unfused):
     unfused()
     x2 = pad.tensor(data(16), requires_grad=True)
     assert (3 * pad.pow(x2 + 1, 2)).mean().item() == value
+
+
+def test_temporary_loss_is_not_summed_in_the_backward_pass(monkeypatch, unfused):
+    """`y.mean().backward()`: the mean is unreachable after the statement, so the gradient pass
+    does not compute it on the side; a named loss still rides along.  Gradients are unchanged."""
+    seen = []
+    real = fusion.F
+
+    def run(*a, **k):
+        seen.append(tuple(k.get("sums", ())))
+        return real.run(*a, **k)
+    spy = types.SimpleNamespace(**{k: getattr(real, k) for k in dir(real) if not k.startswith("__")})
+    spy.run = run
+    monkeypatch.setattr(fusion, "F", spy)
+
+    x = pad.tensor(data(18), requires_grad=True)
+    y = 3 * pad.pow(x + 1, 2)
+    y.mean().backward()
+    assert seen and not any(seen)      # one gradient pass, no sum riding along
+    g_temp = x.grad.numpy().copy()
+
+    seen.clear()
+    x.grad = None
+    y = 3 * pad.pow(x + 1, 2)
+    loss = y.mean()
+    loss.backward()
+    assert any(seen) or not fusion._SUMS_IN_RUN   # the named loss is summed in the same pass
+    value = loss.item()
+    np.testing.assert_array_equal(x.grad.numpy(), g_temp)
+
+    unfused()
+    x2 = pad.tensor(data(18), requires_grad=True)
+    loss2 = (3 * pad.pow(x2 + 1, 2)).mean()
+    loss2.backward()
+    assert loss2.item() == value
+    np.testing.assert_array_equal(x2.grad.numpy(), g_temp)
+
+
+def test_unread_mark_never_loses_a_value():
+    """A reduction marked unread is still computed, from the old values, if it is read."""
+    x = pad.tensor(data(19), requires_grad=True)
+    m = (x * 2).mean()
+    fusion.mark_unread(m._raw)
+    want = (data(19).astype(np.float32) * np.float32(2)).astype(np.float64).sum() / N
+    with pad.no_grad():
+        x.mul_(0)
+    assert m.item() == pytest.approx(float(want), rel=1e-6)
 
 
 def test_pending_mean_keeps_value_across_inplace_change():

@@ -41,7 +41,8 @@ _READ = weakref.WeakValueDictionary()      # id(root ndarray) -> root ndarray a 
 
 class Lazy:
     """A pending elementwise op over ndarrays / Lazy chains / size-1 (scalar) arrays."""
-    __slots__ = ("op", "a", "b", "c", "shape", "dtype", "size", "nodes", "_value", "__weakref__")
+    __slots__ = ("op", "a", "b", "c", "shape", "dtype", "size", "nodes", "_value", "unread",
+                 "__weakref__")
 
     def __init__(self, op, a, b, c, shape, dtype, size, nodes):
         self.op = op
@@ -53,6 +54,7 @@ class Lazy:
         self.size = size
         self.nodes = nodes
         self._value = None
+        self.unread = False  # a pending reduction no one can read any more: see mark_unread
         _PENDING.add(self)
 
     @property
@@ -131,6 +133,14 @@ def reduction(op, chain):
     needed, or, for free, in the same pass that computes a gradient chain over the same inputs
     (`y.mean().backward()` then reads x once instead of twice)."""
     return Lazy(op, chain, None, 0.0, (), chain.dtype, 1, 1)
+
+
+def mark_unread(lz):
+    """The pending reduction `lz` belongs to a temporary tensor (`y.mean().backward()`): once the
+    statement ends its value is unreachable, so a gradient pass need not compute it on the side.
+    It is still computed if something reads it meanwhile (a hook, a flush): only the free ride
+    is dropped.  Like numpy's elision of temporaries, the caller decides by reference count."""
+    lz.unread = True
 
 
 def materialize(x):
@@ -334,7 +344,7 @@ def _pending_reductions_over(chain):
     found = []
     mine = None
     for lz in list(_PENDING):
-        if lz.op < 0 and lz._value is None:
+        if lz.op < 0 and lz._value is None and not lz.unread:
             c = lz.a
             if type(c) is Lazy and c._value is None and c.size == chain.size and c.dtype is chain.dtype:
                 if mine is None:
