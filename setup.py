@@ -119,7 +119,8 @@ extensions = [
     Extension(
         "pyautodiff._kernels",
         ["csrc/_kernels.pyx"],
-        include_dirs=[numpy.get_include()],
+        include_dirs=[numpy.get_include(), "csrc"],
+        depends=["csrc/pairwise_sum.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # fused, blocked evaluator of elementwise chains (one memory pass per chain)
@@ -127,7 +128,7 @@ extensions = [
         "pyautodiff._fused",
         ["csrc/_fused.pyx"],
         include_dirs=[numpy.get_include(), "csrc"],
-        depends=["csrc/fused_pairs.h"],
+        depends=["csrc/fused_pairs.h", "csrc/pairwise_sum.h"],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     ),
     # Tensor base fields, graph nodes and the backward engine (the per-op bookkeeping)
@@ -156,7 +157,7 @@ ext_modules = cythonize(extensions, compiler_directives=DIRECTIVES, build_dir=BU
 # its Extension, but writes its C next to the .pyx's path in build_dir: hence their own dir.
 if AVX2:
     avx2 = [Extension(name, [f"csrc/{m}.pyx"], include_dirs=[numpy.get_include(), "csrc"],
-                      depends=["csrc/fused_pairs.h"],
+                      depends=["csrc/fused_pairs.h", "csrc/pairwise_sum.h"],
                       define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")])
             for m, name in zip(SIMD_MODULES, AVX2_NAMES)]
     for ext in cythonize(avx2, compiler_directives=DIRECTIVES, build_dir=BUILD_DIR + "-avx2"):

@@ -28,7 +28,7 @@ API::
   ``(out, sum)`` (the sum is of the result, not of the accumulated ``out``).
 * ``sums``: a tuple (or list) of registers (ints 0..NREGS-1, repeats allowed) whose values are
   also summed over all n elements in the same pass: each such sum is accumulated exactly as
-  ``reduce=1`` sums the result (same blocks, same pairwise ``_k_sum``), so it is bit for bit
+  ``reduce=1`` sums the result (same pieces, the same csrc/pairwise_sum.h), so it is bit for bit
   ``run(prefix, ..., reduce=1)`` of the program cut after the instruction that wrote the
   register, and ``_kernels.sum`` of the register materialized.  What is summed is each
   register's value at the END of the program, per block: if several instructions write a
@@ -70,10 +70,11 @@ loops not be found or not reproduce np.exp / np.log at import, libm's exp / log,
 float32 SIMD exp / log, which are up to ~2-3 ulp off).
 
 Blocking: the array is split exactly as ``_kernels.sum``'s pairwise recursion splits it
-(``m = (n >> 1) & ~7`` until a range has at most ``block`` elements), each such range is one
-block, and a block's sum is ``_kernels``' own ``_k_sum`` of it: hence the bit identity of the
-reductions, whatever the block size.  Blocks hold between block/2 - 4 and block elements and
-start at multiples of 8 elements.  The default block size keeps the program's registers (and
+(csrc/pairwise_sum.h: ``m = (n >> 1) & ~7`` until a range, a leaf, has at most SUM_LEAF = 2048
+elements); a leaf is evaluated in about equal blocks of at most ``block`` elements, all but the
+last a multiple of 32, and their values are fed in order to the leaf's accumulators exactly as
+``_kernels.sum`` would add them: hence the bit identity of the reductions, whatever the block
+size (rounded down to a multiple of 32).  The default block size keeps the program's registers (and
 the scalar inputs' fill buffers) within ~16 KiB: (16384 / (itemsize * (registers + scalar
 inputs + 1))), clamped to MIN_BLOCK..BLOCK = 128..2048 -- e.g. 2048 for a one-register float32
 chain, 512 for a float64 one with two registers and a scalar -- and at most 256 when the arrays
@@ -109,7 +110,7 @@ API_VERSION = 2  # 2: pair superinstructions (_use_pairs)
 cdef enum:
     _NOGIL_MIN = 4096     # as _kernels.NOGIL_MIN_SIZE
     _BLOCK = 2048         # largest block (elements); the default block is chosen per call
-    _MIN_BLOCK = 128      # smallest block: _range's splits must be _k_sum's (n > 128 splits)
+    _MIN_BLOCK = 128      # smallest block
     _L1_BUDGET = 16384    # bytes of registers + scalar buffers per block (L1d: 32 KiB)
     # Streams much larger than the caches (inputs + output >= _DRAM_BYTES) run in blocks of at
     # most _DRAM_BLOCK elements: measured on the 2-core EPYC, W1's program at n = 1e7 float32
@@ -658,42 +659,28 @@ cdef void _k_acc(const real* r, real* o, Py_ssize_t n) noexcept nogil:
         o[i] = o[i] + r[i]
 
 
-# pairwise sum in double, 8 independent accumulators per 128-element block: a copy of
-# _kernels._k_sum (must stay identical for run(..., reduce=1) == _kernels.sum(result))
-cdef double _k_sum(const real* p, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, m
-    cdef double s0, s1, s2, s3, s4, s5, s6, s7, res
-    if n <= 128:
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        i = 0
-        if real is float:  # groups of 4 summed in float first: a quarter of the conversions
-            while i + 32 <= n:
-                s0 += <double>((p[i] + p[i + 8]) + (p[i + 16] + p[i + 24]))
-                s1 += <double>((p[i + 1] + p[i + 9]) + (p[i + 17] + p[i + 25]))
-                s2 += <double>((p[i + 2] + p[i + 10]) + (p[i + 18] + p[i + 26]))
-                s3 += <double>((p[i + 3] + p[i + 11]) + (p[i + 19] + p[i + 27]))
-                s4 += <double>((p[i + 4] + p[i + 12]) + (p[i + 20] + p[i + 28]))
-                s5 += <double>((p[i + 5] + p[i + 13]) + (p[i + 21] + p[i + 29]))
-                s6 += <double>((p[i + 6] + p[i + 14]) + (p[i + 22] + p[i + 30]))
-                s7 += <double>((p[i + 7] + p[i + 15]) + (p[i + 23] + p[i + 31]))
-                i += 32
-        while i + 8 <= n:
-            s0 += <double>p[i]
-            s1 += <double>p[i + 1]
-            s2 += <double>p[i + 2]
-            s3 += <double>p[i + 3]
-            s4 += <double>p[i + 4]
-            s5 += <double>p[i + 5]
-            s6 += <double>p[i + 6]
-            s7 += <double>p[i + 7]
-            i += 8
-        res = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-        while i < n:
-            res += <double>p[i]
-            i += 1
-        return res
-    m = (n >> 1) & ~(<Py_ssize_t>7)
-    return _k_sum(p, m) + _k_sum(p + m, n - m)
+# the summation of _kernels.sum, fed one block at a time (csrc/pairwise_sum.h)
+cdef extern from "pairwise_sum.h" nogil:
+    enum:
+        SUM_LEAF, SUM_PIECE
+    npy_intp sum_run_f32(double* s, const float* p, npy_intp n)
+    npy_intp sum_run_f64(double* s, const double* p, npy_intp n)
+    double sum_finish_f32(const double* s, const float* p, npy_intp n)
+    double sum_finish_f64(const double* s, const double* p, npy_intp n)
+
+
+cdef inline npy_intp _sum_run(double* s, const real* p, npy_intp n) noexcept nogil:
+    if real is float:
+        return sum_run_f32(s, p, n)
+    else:
+        return sum_run_f64(s, p, n)
+
+
+cdef inline double _sum_finish(const double* s, const real* p, npy_intp n) noexcept nogil:
+    if real is float:
+        return sum_finish_f32(s, p, n)
+    else:
+        return sum_finish_f64(s, p, n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -775,37 +762,64 @@ cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
 
 cdef void _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
                  double* tot) noexcept nogil:
-    """Evaluate elements [lo, lo + n), split exactly as _k_sum splits a range, so that the
-    sums are _k_sum of the materialized registers: tot[0] = sum of the result (cx.red, else
-    0), tot[1 + i] = sum of register cx.sumreg[i]."""
-    cdef npy_intp m
+    """Evaluate elements [lo, lo + n), split as pairwise_sum.h splits a range: pairwise down to
+    leaves of at most SUM_LEAF elements, each leaf evaluated in blocks of at most cx.block (all
+    but its last a multiple of SUM_PIECE) whose values are summed piece by piece, so that the
+    sums are _kernels.sum of the materialized registers: tot[0] = sum of the result (cx.red,
+    else 0), tot[1 + i] = sum of register cx.sumreg[i]."""
+    cdef npy_intp m, pos, b, k, done
     cdef int i
+    cdef bint last_piece
     cdef real* res
-    cdef real* final = NULL
+    cdef real* final
+    cdef real* p
     cdef double right[1 + _NREGS]
-    if n > cx.block:
+    cdef double acc[8 * (1 + _NREGS)]     # 8 accumulators per sum (pairwise_sum.h)
+    if n > SUM_LEAF:
         m = (n >> 1) & ~(<npy_intp>7)
         _range(cx, regs, lo, m, tot)
         _range(cx, regs, lo + m, n - m, right)
         for i in range(1 + cx.nsum):
             tot[i] = tot[i] + right[i]
         return
-    if cx.direct:
-        final = (<real*>cx.out) + lo
-    _block(cx, regs, lo, n, final)
-    if cx.direct:
-        res = final
-    else:
-        res = regs + cx.last * cx.cap
-        if cx.acc:
-            _k_acc(res, (<real*>cx.out) + lo, n)
-    tot[0] = _k_sum(res, n) if cx.red else 0.0
-    for i in range(cx.nsum):
-        if cx.direct and cx.sumreg[i] == cx.last:
-            # the last instruction wrote straight into out: that is the register's final value
-            tot[1 + i] = _k_sum(final, n)
+    for i in range(8 * (1 + cx.nsum)):
+        acc[i] = 0.0
+    for i in range(1 + cx.nsum):
+        tot[i] = 0.0     # (what stays when n == 0 or not cx.red)
+    k = (n + cx.block - 1) // cx.block     # blocks left in this leaf: even sizes
+    pos = 0
+    while pos < n:
+        b = n - pos
+        if k > 1:
+            b = (b + k - 1) // k
+            b = (b + SUM_PIECE - 1) & ~(<npy_intp>(SUM_PIECE - 1))   # <= cx.block (a multiple)
+            if b > n - pos:
+                b = n - pos
+        k -= 1
+        last_piece = pos + b == n
+        final = NULL
+        if cx.direct:
+            final = (<real*>cx.out) + lo + pos
+        _block(cx, regs, lo + pos, b, final)
+        if cx.direct:
+            res = final
         else:
-            tot[1 + i] = _k_sum(regs + cx.sumreg[i] * cx.cap, n)
+            res = regs + cx.last * cx.cap
+            if cx.acc:
+                _k_acc(res, (<real*>cx.out) + lo + pos, b)
+        if cx.red:
+            done = _sum_run(acc, res, b)
+            if last_piece:
+                tot[0] = _sum_finish(acc, res + done, b - done)
+        for i in range(cx.nsum):
+            if cx.direct and cx.sumreg[i] == cx.last:
+                p = final   # the last instruction wrote straight into out: the register's value
+            else:
+                p = regs + cx.sumreg[i] * cx.cap
+            done = _sum_run(acc + 8 * (1 + i), p, b)
+            if last_piece:
+                tot[1 + i] = _sum_finish(acc + 8 * (1 + i), p + done, b - done)
+        pos += b
 
 
 # --------------------------------------------------------------------------------------------
@@ -1041,13 +1055,14 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
 
         # ---- scratch: registers + one fill buffer per scalar input ----
         # block: registers and scalar buffers of one block within ~16 KiB (L1); the blocks
-        # are the ranges of _k_sum's recursion of at most `blk` elements, whatever blk is
+        # are pieces of pairwise_sum.h's leaves (see _range), whatever blk is
         blk = block
         if blk == 0:
             blk = _L1_BUDGET // (itemsize * (nregs + nscal + 1))
             blk = _MIN_BLOCK if blk < _MIN_BLOCK else _BLOCK if blk > _BLOCK else blk
             if blk > _DRAM_BLOCK and n * itemsize * (nin - nscal + (reduce != 1)) >= _DRAM_BYTES:
                 blk = _DRAM_BLOCK
+        blk &= ~(<npy_intp>(SUM_PIECE - 1))  # blocks inside a leaf are multiples of SUM_PIECE
         need = n if n < blk else blk        # the longest block
         cap = (need + 15) & ~(<npy_intp>15)
         if cap == 0:

@@ -546,46 +546,21 @@ cdef void _k_relu_bw(const real* g, const real* y, real* o, Py_ssize_t n,
             o[i] = zero if y[i] <= 0 else gi
 
 
-# ---- reduction: pairwise sum in double, 8 independent accumulators per 128-element block -----
-# float32: each accumulator adds groups of 4 elements (i, i+8, i+16, i+24) summed pairwise in
-# float32 first -- the float -> double conversions, not the additions, bound the loop, and this
-# makes it ~2x faster; the error stays <= 2 * 2**-24 * sum(|a|) (torch / numpy accumulate whole
-# blocks in float32).  A group of 4 values near the float32 maximum can overflow to inf.
+# ---- reduction: csrc/pairwise_sum.h (pairwise over leaves of 2048, 8 double accumulators) ----
+# float32: groups of 4 elements are added in float first (the conversions bound the loop); the
+# error stays <= 2 * 2**-24 * sum(|a|) (torch / numpy accumulate whole blocks in float32).  A
+# group of 4 values near the float32 maximum can overflow to inf.
 
-cdef double _k_sum(const real* p, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i, m
-    cdef double s0, s1, s2, s3, s4, s5, s6, s7, res
-    if n <= 128:
-        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-        i = 0
-        if real is float:  # groups of 4 summed in float first: a quarter of the conversions
-            while i + 32 <= n:
-                s0 += <double>((p[i] + p[i + 8]) + (p[i + 16] + p[i + 24]))
-                s1 += <double>((p[i + 1] + p[i + 9]) + (p[i + 17] + p[i + 25]))
-                s2 += <double>((p[i + 2] + p[i + 10]) + (p[i + 18] + p[i + 26]))
-                s3 += <double>((p[i + 3] + p[i + 11]) + (p[i + 19] + p[i + 27]))
-                s4 += <double>((p[i + 4] + p[i + 12]) + (p[i + 20] + p[i + 28]))
-                s5 += <double>((p[i + 5] + p[i + 13]) + (p[i + 21] + p[i + 29]))
-                s6 += <double>((p[i + 6] + p[i + 14]) + (p[i + 22] + p[i + 30]))
-                s7 += <double>((p[i + 7] + p[i + 15]) + (p[i + 23] + p[i + 31]))
-                i += 32
-        while i + 8 <= n:
-            s0 += <double>p[i]
-            s1 += <double>p[i + 1]
-            s2 += <double>p[i + 2]
-            s3 += <double>p[i + 3]
-            s4 += <double>p[i + 4]
-            s5 += <double>p[i + 5]
-            s6 += <double>p[i + 6]
-            s7 += <double>p[i + 7]
-            i += 8
-        res = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-        while i < n:
-            res += <double>p[i]
-            i += 1
-        return res
-    m = (n >> 1) & ~(<Py_ssize_t>7)
-    return _k_sum(p, m) + _k_sum(p + m, n - m)
+cdef extern from "pairwise_sum.h" nogil:
+    double sum_f32(const float* p, Py_ssize_t n)
+    double sum_f64(const double* p, Py_ssize_t n)
+
+
+cdef inline double _k_sum(const real* p, Py_ssize_t n) noexcept nogil:
+    if real is float:
+        return sum_f32(p, n)
+    else:
+        return sum_f64(p, n)
 
 
 # --------------------------------------------------------------------------------------------
@@ -992,8 +967,9 @@ def rpow_scalar(double base, arr a not None, arr out=None):
 # ---- reductions ----------------------------------------------------------------------------
 
 def sum(arr a not None):
-    """sum(a) -> float: pairwise sum accumulated in double (blocks of 128, 8 accumulators;
-    float32: groups of 4 elements summed in float32 first, error <= 2**-23 * sum(|a|))"""
+    """sum(a) -> float: pairwise sum accumulated in double (csrc/pairwise_sum.h: leaves of 2048,
+    8 accumulators; float32: groups of 4 elements summed in float32 first, error <= 2**-23 *
+    sum(|a|))"""
     cdef int t = _first(a, _NEED_IN, b"sum", b"a", False)
     cdef npy_intp n = cnp.PyArray_SIZE(a)
     cdef double r
