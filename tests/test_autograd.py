@@ -538,6 +538,20 @@ def test_modifying_a_saved_tensor_in_place_is_detected():
         z.sum().backward()
 
 
+def test_std_saves_its_result():
+    """std's backward reads its own output: writing that output in place is torch's error (it
+    was a silently wrong gradient)."""
+    x = pad.arange(8.0, requires_grad=True).reshape(4, 2)
+    s = x.std(dim=0)
+    s[0:1] = pad.tensor([5.0])
+    with pytest.raises(RuntimeError, match=r"FloatTensor \[2\]\], which is output 0 of Std, is at version 1"):
+        (s ** 2).sum().backward()
+    x = pad.arange(8.0, requires_grad=True)
+    x.std().backward()
+    c = np.arange(8.0) - 3.5
+    np.testing.assert_allclose(x.grad.numpy(), c / (7 * np.sqrt((c * c).sum() / 7)), rtol=1e-6)
+
+
 def test_version_counter_shared_by_views():
     w = pad.ones(2, 3)
     x = pad.ones(3, requires_grad=True)

@@ -812,12 +812,11 @@ class StdBackward0(VarBackward0):
 
     def _finish(self, v, dt):
         r = np.sqrt(v).astype(dt, copy=False)
-        self.result = r
+        self.save(self._saved[0], r)  # the result is saved too: writing it in place is an error
         return r
 
     def backward(self, g):
-        (c,) = self.saved
-        r = self.result
+        c, r = self.saved
         if not self.keepdim and self.dims is not None:
             g = np.expand_dims(g, self.dims)
             r = np.expand_dims(r, self.dims)
