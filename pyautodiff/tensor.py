@@ -926,12 +926,27 @@ def _privatize_saved(node, mem):
     if node is None or not node._saved:
         return
     saved = node._saved
-    if any(type(x) is np.ndarray and np.may_share_memory(x, mem) for x in saved):
-        node._saved = tuple(x.copy() if type(x) is np.ndarray and np.may_share_memory(x, mem) else x
-                            for x in saved)
+    if any(_shares(x, mem) for x in saved):
+        node._saved = tuple(x.copy() if _shares(x, mem) else x for x in saved)
         if node._versions is not None:
-            node._versions = [e for e in node._versions
-                              if not (type(e[2]) is np.ndarray and np.may_share_memory(e[2], mem))] or None
+            node._versions = [e for e in node._versions if not _shares(e[2], mem)] or None
+
+
+def _shares(x, mem):
+    """Is the ndarray x (some of) the memory of `mem`?  Empty arrays share no bytes: two of them
+    over the same root array count (the saved original self of an in-place op on an empty view)."""
+    if type(x) is not np.ndarray:
+        return False
+    if x.size and mem.size:
+        return np.may_share_memory(x, mem)
+    if x.size or mem.size:
+        return False
+    rx, rm = x, mem
+    while type(rx.base) is np.ndarray:
+        rx = rx.base
+    while type(rm.base) is np.ndarray:
+        rm = rm.base
+    return rx is rm
 
 
 def _rebuild_tensor(cls, arr, requires_grad, state):

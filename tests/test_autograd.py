@@ -950,6 +950,17 @@ def test_in_place_op_through_an_empty_view_is_recorded():
     assert x.grad.flatten().tolist() == [1.0] * 4
 
 
+def test_in_place_op_on_an_empty_view_then_an_op_saving_it():
+    """`v *= t` on an empty view, then log (saves v): the in-place op's saved original self is
+    private, no version error (it was one: empty arrays share no bytes)."""
+    x = pad.ones(5, dtype=pad.float64, requires_grad=True)
+    v = (x[1:1].reshape(-1, 1) * 1)[:, ::3]
+    v *= pad.ones(1)
+    w = v.log()
+    w.sum().backward()
+    assert grad_fn_name(v) == "AsStridedBackward0" and x.grad.tolist() == [0.0] * 5
+
+
 def test_copy_records_its_source_in_the_graph():
     x = pad.zeros(3)
     w = pad.tensor([1.0, 2.0, 3.0], requires_grad=True)
