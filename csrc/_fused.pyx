@@ -150,6 +150,7 @@ cdef enum:
     _LOG = 19
     _RDIV_C_BW = 20
     _NOPS = 21
+    _MUL2_C = 21          # internal: (a * c) * c2, made by _fold_scalars, never in a program
 
 COPY = _COPY
 ADD = _ADD
@@ -184,9 +185,9 @@ OPCODES = {
 }
 OPNAMES = {v: k for k, v in OPCODES.items()}
 
-cdef int _ARITY[_NOPS]
-cdef bint _USES_C[_NOPS]
-for _k in range(_NOPS):
+cdef int _ARITY[_NOPS + 1]
+cdef bint _USES_C[_NOPS + 1]
+for _k in range(_NOPS + 1):
     _ARITY[_k] = 1
     _USES_C[_k] = False
 for _k in (_ADD, _SUB, _MUL, _DIV, _POW, _RELU_BW, _POW_C_BW, _RDIV_C_BW):
@@ -209,18 +210,19 @@ cdef struct Instr:
     double c             # constant
     double cm1           # c - 1.0 (POW_C_BW), computed in double as _kernels does
     int pu1, pu2         # _PAIR: the two one-operand ops (fused_pairs.h), constants c and c2
-    double c2
+    double c2            # (and _MUL2_C's second constant)
+    double c1b, c2b      # _PAIR: the second constants of MUL2 ops
 
 
 # Pair superinstructions (csrc/fused_pairs.h): an instruction whose result only the next one
 # reads, both one-operand ops, run as one loop (the intermediate never goes to memory).
 cdef extern from "fused_pairs.h" nogil:
     enum:
-        PU_ADD_C, PU_MUL_C, PU_RSUB_C, PU_DIV_C, PU_RDIV_C, PU_NEG, PU_SQR, PU_RELU
-    void pair_f32(const float* a, int op1, float c1, int op2, float c2, float* o,
-                  npy_intp n)
-    void pair_f64(const double* a, int op1, double c1, int op2, double c2, double* o,
-                  npy_intp n)
+        PU_ADD_C, PU_MUL_C, PU_RSUB_C, PU_DIV_C, PU_RDIV_C, PU_NEG, PU_SQR, PU_RELU, PU_MUL2
+    void pair_f32(const float* a, int op1, float c1, float c1b, int op2, float c2, float c2b,
+                  float* o, npy_intp n)
+    void pair_f64(const double* a, int op1, double c1, double c1b, int op2, double c2,
+                  double c2b, double* o, npy_intp n)
 
 cdef enum:
     _PAIR = 1000          # internal opcode: made by _pair_up, never accepted in a program
@@ -253,6 +255,8 @@ cdef int _pu(const Instr* ins) noexcept:
         return PU_SQR
     if op == _RELU:
         return PU_RELU
+    if op == _MUL2_C:
+        return PU_MUL2
     return -1
 
 
@@ -292,7 +296,9 @@ cdef int _pair_up(Instr* prog, int nins, const int* sumreg, int nsum) noexcept:
                     prog[m].dst = prog[k + 1].dst
                     prog[m].pu1 = p1
                     prog[m].pu2 = p2
+                    prog[m].c1b = prog[k].c2
                     prog[m].c2 = prog[k + 1].c
+                    prog[m].c2b = prog[k + 1].c2
                     m += 1
                     k += 2
                     continue
@@ -300,6 +306,43 @@ cdef int _pair_up(Instr* prog, int nins, const int* sumreg, int nsum) noexcept:
         m += 1
         k += 1
     return m
+
+
+cdef void _fold_scalars(Instr* prog, int nins, const bint* isscal, const double* sval) noexcept:
+    """Rewrite instructions with one broadcast-scalar operand into their one-operand forms
+    (the value becomes the constant: the same arithmetic, hence the same bits; a commuted
+    product or sum is the same IEEE operation), so that they can pair up and the scalar's fill
+    buffer is not streamed: MUL / ADD -> MUL_C / ADD_C, DIV by a scalar -> DIV_C, a scalar
+    minus -> RSUB_C, and POW_C_BW of exponent 2 with a scalar gradient g, g * (2 * x) ->
+    _MUL2_C (x * 2) * g (the gradient of a mean or sum is such a scalar)."""
+    cdef int k, op
+    cdef bint sa, sb
+    cdef Instr* ins
+    for k in range(nins):
+        ins = &prog[k]
+        op = ins.op
+        sa = ins.a < 0 and isscal[-ins.a - 1]
+        sb = _ARITY[op] >= 2 and ins.b < 0 and isscal[-ins.b - 1]
+        if sa == sb or _ARITY[op] != 2:
+            continue
+        if op == _MUL or op == _ADD:
+            if sa:
+                ins.c = sval[-ins.a - 1]
+                ins.a = ins.b
+            else:
+                ins.c = sval[-ins.b - 1]
+            ins.op = _MUL_C if op == _MUL else _ADD_C
+        elif op == _DIV and sb:
+            ins.c = sval[-ins.b - 1]
+            ins.op = _DIV_C
+        elif op == _SUB and sa:
+            ins.c = sval[-ins.a - 1]
+            ins.a = ins.b
+            ins.op = _RSUB_C
+        elif op == _POW_C_BW and sa and ins.kind == _P_ONE:
+            ins.c2 = sval[-ins.a - 1]
+            ins.a = ins.b
+            ins.op = _MUL2_C
 
 
 cdef struct Ctx:
@@ -401,6 +444,12 @@ cdef void _k_rdiv_scalar(const real* a, real s, real* o, Py_ssize_t n) noexcept 
     cdef real one = 1
     for i in range(n):
         o[i] = (one / a[i]) * s
+
+
+cdef void _k_mul2_scalar(const real* a, real s, real s2, real* o, Py_ssize_t n) noexcept nogil:
+    cdef Py_ssize_t i
+    for i in range(n):
+        o[i] = (a[i] * s) * s2
 
 
 cdef void _k_neg(const real* a, real* o, Py_ssize_t n) noexcept nogil:
@@ -755,9 +804,12 @@ cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
             _k_rdiv_scalar_bw(a, _opnd(cx, regs, ins.b, lo), <real>ins.c, o, n)
         elif op == _PAIR:
             if real is float:
-                pair_f32(a, ins.pu1, <float>ins.c, ins.pu2, <float>ins.c2, o, n)
+                pair_f32(a, ins.pu1, <float>ins.c, <float>ins.c1b, ins.pu2, <float>ins.c2,
+                         <float>ins.c2b, o, n)
             else:
-                pair_f64(a, ins.pu1, ins.c, ins.pu2, ins.c2, o, n)
+                pair_f64(a, ins.pu1, ins.c, ins.c1b, ins.pu2, ins.c2, ins.c2b, o, n)
+        elif op == _MUL2_C:
+            _k_mul2_scalar(a, <real>ins.c, <real>ins.c2, o, n)
 
 
 cdef void _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
@@ -900,6 +952,8 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
     cdef Instr* prog = NULL
     cdef char** ibase = NULL
     cdef npy_intp* istep = NULL
+    cdef bint* isscal = NULL
+    cdef double* sval = NULL
     cdef char* mem = NULL
     cdef char* regs
     cdef char* p
@@ -1007,6 +1061,7 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
             prog[k].kind = 0
             prog[k].pu1 = prog[k].pu2 = 0
             prog[k].c2 = 0.0
+            prog[k].c1b = prog[k].c2b = 0.0
             if _ARITY[op] == 3 or _USES_C[op]:
                 if isinstance(cv, bool) or not isinstance(cv, (int, float)):
                     raise TypeError(f"run(): instruction {k}: c must be a float, got "
@@ -1047,6 +1102,15 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
                 nsum += 1
 
         if _PAIRS:
+            isscal = <bint*>malloc((nin + 1) * sizeof(bint))
+            sval = <double*>malloc((nin + 1) * sizeof(double))
+            if isscal == NULL or sval == NULL:
+                raise MemoryError()
+            for j in range(nin):
+                isscal[j] = scal[j]
+                if scal[j]:
+                    sval[j] = float((<cnp.ndarray>inputs[j]).reshape(-1)[0])
+            _fold_scalars(prog, <int>nins, isscal, sval)
             nins = _pair_up(prog, <int>nins, sumreg, nsum)
 
         # ---- output ----
@@ -1134,6 +1198,8 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
         free(mem)
         free(ibase)
         free(istep)
+        free(isscal)
+        free(sval)
 
     if reduce == 0:
         res = out

@@ -15,21 +15,24 @@
 #include <stddef.h>
 
 /* the one-operand ops a pair is made of (numbering private to this file and _fused.pyx) */
-enum { PU_ADD_C, PU_MUL_C, PU_RSUB_C, PU_DIV_C, PU_RDIV_C, PU_NEG, PU_SQR, PU_RELU, PU_COUNT };
+enum { PU_ADD_C, PU_MUL_C, PU_RSUB_C, PU_DIV_C, PU_RDIV_C, PU_NEG, PU_SQR, PU_RELU, PU_MUL2,
+       PU_COUNT };
 
-#define U_ADD_C(T, x, c) ((x) + (c))
-#define U_MUL_C(T, x, c) ((x) * (c))
-#define U_RSUB_C(T, x, c) ((c) - (x))
-#define U_DIV_C(T, x, c) ((x) / (c))
-#define U_RDIV_C(T, x, c) (((T)1 / (x)) * (c))     /* torch's c / x: reciprocal, then scale */
-#define U_NEG(T, x, c) (-(x))
-#define U_SQR(T, x, c) ((x) * (x))                  /* pow(x, 2) */
-#define U_RELU(T, x, c) ((x) < 0 ? (T)0 : (x))      /* nan and -0.0 kept */
+/* x: the operand; c, cb: the op's constants (cb: MUL2's second one) */
+#define U_ADD_C(T, x, c, cb) ((x) + (c))
+#define U_MUL_C(T, x, c, cb) ((x) * (c))
+#define U_RSUB_C(T, x, c, cb) ((c) - (x))
+#define U_DIV_C(T, x, c, cb) ((x) / (c))
+#define U_RDIV_C(T, x, c, cb) (((T)1 / (x)) * (c))     /* torch's c / x: reciprocal, then scale */
+#define U_NEG(T, x, c, cb) (-(x))
+#define U_SQR(T, x, c, cb) ((x) * (x))                  /* pow(x, 2) */
+#define U_RELU(T, x, c, cb) ((x) < 0 ? (T)0 : (x))      /* nan and -0.0 kept */
+#define U_MUL2(T, x, c, cb) ((T)((x) * (c)) * (cb))     /* pow's backward, scalar gradient */
 
 #define PAIR_LOOP(T, F1, F2)                                  \
     for (i = 0; i < n; i++) {                                 \
-        T t_ = F1(T, a[i], c1);                               \
-        o[i] = F2(T, t_, c2);                                 \
+        T t_ = F1(T, a[i], c1, c1b);                          \
+        o[i] = F2(T, t_, c2, c2b);                            \
     }                                                         \
     break;
 
@@ -43,11 +46,13 @@ enum { PU_ADD_C, PU_MUL_C, PU_RSUB_C, PU_DIV_C, PU_RDIV_C, PU_NEG, PU_SQR, PU_RE
     case PU_NEG: PAIR_LOOP(T, F1, U_NEG)                      \
     case PU_SQR: PAIR_LOOP(T, F1, U_SQR)                      \
     case PU_RELU: PAIR_LOOP(T, F1, U_RELU)                    \
+    case PU_MUL2: PAIR_LOOP(T, F1, U_MUL2)                    \
     }                                                         \
     break;
 
 #define PAIR_FUNCTION(NAME, T)                                                           \
-static void NAME(const T *a, int op1, T c1, int op2, T c2, T *o, ptrdiff_t n)           \
+static void NAME(const T *a, int op1, T c1, T c1b, int op2, T c2, T c2b, T *o,          \
+                 ptrdiff_t n)                                                            \
 {                                                                                        \
     ptrdiff_t i;                                                                         \
     switch (op1) {                                                                       \
@@ -59,6 +64,7 @@ static void NAME(const T *a, int op1, T c1, int op2, T c2, T *o, ptrdiff_t n)   
     case PU_NEG: PAIR_SECOND(T, U_NEG)                                                   \
     case PU_SQR: PAIR_SECOND(T, U_SQR)                                                   \
     case PU_RELU: PAIR_SECOND(T, U_RELU)                                                 \
+    case PU_MUL2: PAIR_SECOND(T, U_MUL2)                                                 \
     }                                                                                    \
 }
 

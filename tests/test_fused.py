@@ -750,6 +750,47 @@ def test_pairs_keep_an_intermediate_that_is_read_later_or_summed(dt):
     assert_same_sum(sums[0], K.sum(ref_run(prog[:3], (x,), n, dt)))
 
 
+SCALARS = [0.25, -3.0, 0.0, -0.0, 1e-30, 3e38, NAN, INF, -INF]
+
+
+@pytest.mark.parametrize("dt", [F32, F64])
+def test_scalar_operands_folded_into_constants_keep_the_bits(dt):
+    """Ops with one broadcast-scalar operand become their one-operand forms (then pair up):
+    MUL / ADD either way round, DIV by and SUB from a scalar, and pow's exponent-2 backward
+    with a scalar gradient (x * 2) * g.  Bits equal the ops one by one, paired or not."""
+    rng = np.random.default_rng(8)
+    n = 2 * BLOCK + 21
+    x = values(rng, n, dt, special=0.1)
+    x[:6] = [NAN, -NAN, INF, -INF, 0.0, -0.0]
+    for sv in SCALARS:
+        g = np.array(sv, dt)
+        for op in (F.MUL, F.ADD, F.DIV, F.SUB, F.POW_C_BW):
+            c = 2.0 if op == F.POW_C_BW else 0.0
+            for a, b in ((0, -2), (-2, 0)):
+                for after in ((F.ADD_C, 1.0), (F.POW_C, 2.0)):
+                    # x + 1 -> op with the scalar -> a one-operand op: pairs on both sides
+                    prog = ((F.ADD_C, 0, -1, 0, 1.0), (op, 1, a, b, c), (after[0], 2, 1, 0, after[1]))
+                    with np.errstate(all="ignore"):
+                        want = ref_run(prog, (x, g), n, dt)
+                        got, total = F.run(prog, (x, g), n, NUM[dt], reduce=2, sums=(1,))
+                    assert_same_bits(got[0] if isinstance(got, tuple) else got, want)
+                    F._use_pairs(False)
+                    try:
+                        with np.errstate(all="ignore"):
+                            unpaired = F.run(prog, (x, g), n, NUM[dt], reduce=2, sums=(1,))
+                    finally:
+                        F._use_pairs(True)
+                    assert_same_bits(unpaired[0][0], want)
+                    assert_same_sum(total[0], unpaired[1][0])
+
+
+def test_internal_opcodes_are_not_accepted():
+    x = np.ones(10, F32)
+    for op in (max(F.OPCODES.values()) + 1, 1000):
+        with pytest.raises(ValueError, match="unknown opcode"):
+            F.run(((op, 0, -1, 0, 1.0),), (x,), 10, NUM[F32])
+
+
 @pytest.mark.parametrize("case", range(40))
 def test_random_programs_same_with_and_without_pairs(case, pairs_off):
     rng = np.random.default_rng(100 + case)
