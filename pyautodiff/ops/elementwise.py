@@ -65,6 +65,18 @@ def _ufunc(f, a, b, dt):
     return r
 
 
+def _on_copies(kernel, like, *args):
+    """`kernel(*args)` for strided float arrays the kernels refuse: run on C-contiguous copies, so
+    every value gets the kernel's formula (x ** 0.5 is sqrt(x) there, as in torch, not pow), the
+    result laid out like `like` (torch keeps a transpose's layout).  None if the kernel refuses."""
+    r = kernel(*[np.ascontiguousarray(x) if type(x) is np.ndarray else x for x in args])
+    if r is None or r.shape == like.shape and like.flags.c_contiguous:
+        return r
+    out = np.empty_like(like, dtype=r.dtype)
+    out[...] = r.reshape(like.shape)
+    return out
+
+
 def _check_broadcast(a, b):
     if type(b) is np.ndarray and a.shape != b.shape:
         try:
@@ -416,6 +428,8 @@ class PowBackward0(Node):
             a = _m(a)
         if a.dtype is dt:
             out = K.pow_scalar(a, e)
+            if out is None and dt.kind == "f":
+                out = _on_copies(K.pow_scalar, a, a, e)
             if out is not None:
                 return out
         if dt.kind in "iub" and isinstance(e, int) and e < 0:
@@ -437,6 +451,8 @@ class PowBackward0(Node):
                 v = K.bscalar(g)  # a broadcast one-value gradient: the kernel reads the value
                 if v is not None:
                     out = K.pow_scalar_backward(v, x, e)
+            if out is None and g.dtype is x.dtype and g.dtype.kind == "f":
+                out = _on_copies(K.pow_scalar_backward, x, g, x, e)
             if out is not None:
                 return out, None, None
         if e == 0:
@@ -482,7 +498,8 @@ class PowBackward1(Node):
                 ga = np.where(b == 0, 0.0, g * b * np.power(a, b - 1)).astype(dt, copy=False)
         if self.needs_input_grad(1):
             with np.errstate(all="ignore"):
-                gb = np.where((a == 0) & (b >= 0), 0.0, g * y * np.log(a)).astype(dt, copy=False)
+                # torch: grad * where(x == 0 & e >= 0, 0, y * log(x)) (a negative grad gives -0.0)
+                gb = (g * np.where((a == 0) & (b >= 0), 0.0, y * np.log(a))).astype(dt, copy=False)
         return ga, gb, None
 
 
@@ -554,8 +571,8 @@ class ReluBackward0(Node):
                 return r
             a = _m(a)
         out = K.relu(a)
-        if out is None:
-            out = np.maximum(a, 0).astype(a.dtype, copy=False)
+        if out is None:  # (as the kernel: nan and -0.0 kept)
+            out = np.where(a < 0, a.dtype.type(0), a)
         self.save(out)
         return out
 
@@ -570,7 +587,7 @@ class ReluBackward0(Node):
         g = _dense(g)
         out = K.relu_backward(g, y) if g.shape == y.shape else None
         if out is None:
-            out = np.where(y > 0, g, 0).astype(g.dtype, copy=False)
+            out = np.where(y <= 0, g.dtype.type(0), g)  # (a nan passes the gradient, as torch)
         return out
 
 

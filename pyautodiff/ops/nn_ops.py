@@ -69,6 +69,7 @@ from .. import return_types  # noqa: E402  (torch.return_types: max/min/... resu
 class SoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
+        a = np.ascontiguousarray(a)  # torch computes on a contiguous copy: the result is contiguous
         m = a.max(axis=dim, keepdims=True)
         e = np.exp(a - m)
         e /= e.sum(axis=dim, keepdims=True)
@@ -85,6 +86,7 @@ class SoftmaxBackward0(Node):
 class LogSoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
+        a = np.ascontiguousarray(a)  # (as softmax: a contiguous result)
         s = a - np.maximum.reduce(a, axis=dim, keepdims=True)
         s -= np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
         self.save(s)
@@ -265,6 +267,8 @@ class HardtanhBackward0(Node):
 
     def backward(self, g):
         (a,) = self.saved
+        # torch's vectorized loop: grad where min < x < max, else 0 (so 0 at a nan; its scalar
+        # loop, which takes the last few elements, passes a nan's gradient instead)
         return np.where((a > self.lo) & (a < self.hi), g, g.dtype.type(0)), None, None
 
 
@@ -313,10 +317,14 @@ class EluBackward0(Node):
     def forward(self, a, alpha):
         self.save(a)
         self.alpha = alpha
-        return np.where(a > 0, a, a.dtype.type(alpha) * np.expm1(np.minimum(a, 0))).astype(a.dtype, copy=False)
+        # torch: x <= 0 ? alpha * expm1(x) : x (so -0.0 -> -0.0, nan -> nan); z keeps the unused
+        # branch from overflowing
+        z = np.where(a <= 0, a, 0)
+        return np.where(a <= 0, a.dtype.type(alpha) * np.expm1(z), a).astype(a.dtype, copy=False)
 
     def backward(self, g):
         (a,) = self.saved
+        # torch's vectorized loop: x > 0 ? grad : grad * alpha * exp(x) (nan at a nan)
         return np.where(a > 0, g, g * g.dtype.type(self.alpha) * np.exp(np.minimum(a, 0))).astype(
             g.dtype, copy=False), None
 
@@ -1013,19 +1021,16 @@ class MaximumBackward0(Node):
 
     def backward(self, g):
         a, b = self.saved
+        # torch: grad (halved on ties) masked where the operand lost; a nan loses nowhere, so
+        # both operands of a comparison with a nan get the whole gradient
         eq = a == b
         half = g / 2
         if self._is_max:
-            ga = np.where(eq, half, np.where(a > b, g, 0))
-            gb = np.where(eq, half, np.where(a < b, g, 0))
+            ga = np.where(eq, half, np.where(a < b, 0, g))
+            gb = np.where(eq, half, np.where(a > b, 0, g))
         else:
-            ga = np.where(eq, half, np.where(a < b, g, 0))
-            gb = np.where(eq, half, np.where(a > b, g, 0))
-        nan_a = np.isnan(a) if a.dtype.kind == "f" else False
-        nan_b = np.isnan(b) if b.dtype.kind == "f" else False
-        if np.any(nan_a) or np.any(nan_b):
-            ga = np.where(nan_a, g, np.where(nan_b, 0, ga))
-            gb = np.where(nan_b & ~nan_a, g, np.where(nan_a, 0, gb))
+            ga = np.where(eq, half, np.where(a > b, 0, g))
+            gb = np.where(eq, half, np.where(a < b, 0, g))
         return ga.astype(g.dtype, copy=False), gb.astype(g.dtype, copy=False), None
 
 

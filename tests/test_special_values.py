@@ -1,0 +1,122 @@
+"""nan, +-inf and -0.0 through elementwise ops and their gradients, on contiguous and strided
+(transposed) tensors, against PyTorch.  The kernels run on contiguous float arrays and the
+fallbacks (numpy) on the others: both must give torch's answer, including at the special
+values (a nan in relu's backward passes the gradient, relu(-0.0) is -0.0, ...).  Skips without
+torch."""
+import numpy as np
+import pytest
+
+import pyautodiff as pad
+
+torch = pytest.importorskip("torch")
+
+SPECIAL = [float("nan"), float("inf"), float("-inf"), -0.0, 0.0, 1.0, -1.0, 0.5, -2.5, 3.0,
+           1e-30, -1e30]
+
+UNARY = {
+    "relu": lambda T, x: x.relu(),
+    "neg": lambda T, x: -x,
+    "abs": lambda T, x: x.abs(),
+    "exp": lambda T, x: x.exp(),
+    "log": lambda T, x: x.log(),
+    "sqrt": lambda T, x: x.sqrt(),
+    "tanh": lambda T, x: x.tanh(),
+    "sigmoid": lambda T, x: x.sigmoid(),
+    "square": lambda T, x: x ** 2,
+    "cube": lambda T, x: x ** 3,
+    "pow_half": lambda T, x: x ** 0.5,
+    "pow_m1": lambda T, x: x ** -1,
+    "rdiv": lambda T, x: 2 / x,
+    "rsub": lambda T, x: 1 - x,
+    "add_mul": lambda T, x: x * 3 + 1,
+    "clamp": lambda T, x: x.clamp(-1.0, 1.0),
+    "clamp_min": lambda T, x: x.clamp(min=0.0),
+    "clamp_max": lambda T, x: x.clamp(max=0.0),
+    "leaky_relu": lambda T, x: T.nn.functional.leaky_relu(x, 0.1),
+    "hardtanh": lambda T, x: T.nn.functional.hardtanh(x),
+    "elu": lambda T, x: T.nn.functional.elu(x),
+    "softplus": lambda T, x: T.nn.functional.softplus(x),
+    "gelu": lambda T, x: T.nn.functional.gelu(x),
+    "silu": lambda T, x: T.nn.functional.silu(x),
+}
+BINARY = {
+    "add": lambda T, x, y: x + y,
+    "sub": lambda T, x, y: x - y,
+    "mul": lambda T, x, y: x * y,
+    "div": lambda T, x, y: x / y,
+    "pow": lambda T, x, y: x ** y,
+    "maximum": lambda T, x, y: T.maximum(x, y),
+    "minimum": lambda T, x, y: T.minimum(x, y),
+}
+
+
+# torch's own loops disagree here, so there is no one answer to match: its vectorized loop and
+# its scalar loop (the last elements of a tensor) differ on a nan in hardtanh's and elu's
+# backward (we follow the vectorized one), and its float32 vectorized gelu gives nan at +inf
+# (erf there), where its float64 and strided loops give inf.
+SKIP = {"hardtanh": [float("nan")], "elu": [float("nan")], "gelu": [float("inf"), float("-inf")]}
+
+
+def _grid(shape, seed, skip=()):
+    """Every special value against every other, in a (n, n) grid."""
+    r = np.random.default_rng(seed)
+    vals = [v for v in SPECIAL if not any(v == s or v != v and s != s for s in skip)]
+    v = np.array(vals * (int(np.prod(shape)) // len(vals) + 1))[:int(np.prod(shape))]
+    return r.permutation(v).reshape(shape)
+
+
+def _run(T, fn, arrays, dtype, layout):
+    leaves = [T.tensor(a, dtype=dtype, requires_grad=True) for a in arrays]
+    xs = [t.t() if layout == "transposed" else t for t in leaves]
+    out = fn(T, *xs)
+    g = T.tensor(np.linspace(-1.5, 1.5, out.numel()).reshape(tuple(out.shape)), dtype=dtype)
+    out.backward(g)
+    return out.detach().numpy(), [t.grad.numpy() if t.grad is not None else None for t in leaves]
+
+
+def _same(got, want, what):
+    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    assert got.shape == want.shape, what
+    nan_g, nan_w = np.isnan(got), np.isnan(want)
+    assert (nan_g == nan_w).all(), f"{what}: nan at {np.argwhere(nan_g != nan_w)[:5].tolist()}"
+    ok = ~nan_w
+    np.testing.assert_allclose(got[ok], want[ok], rtol=2e-6, atol=1e-30, err_msg=what)
+    # signed zeros: where torch gives exactly +-0, the same sign
+    z = ok & (want == 0)
+    assert (np.signbit(got[z]) == np.signbit(want[z])).all(), f"{what}: sign of zero differs"
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_special_values_vs_torch(name, dtype, layout):
+    a = _grid((4, 6), 1, SKIP.get(name, ()))
+    with np.errstate(all="ignore"):
+        yp, (gp,) = _run(pad, UNARY[name], [a], getattr(pad, dtype), layout)
+    yt, (gt,) = _run(torch, UNARY[name], [a], getattr(torch, dtype), layout)
+    _same(yp, yt, f"{name} value")
+    _same(gp, gt, f"{name} grad")
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "transposed"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_special_values_vs_torch(name, dtype, layout):
+    a, b = _grid((12, 12), 2), _grid((12, 12), 3)
+    with np.errstate(all="ignore"):
+        yp, gp = _run(pad, BINARY[name], [a, b], getattr(pad, dtype), layout)
+    yt, gt = _run(torch, BINARY[name], [a, b], getattr(torch, dtype), layout)
+    _same(yp, yt, f"{name} value")
+    for i in range(2):
+        _same(gp[i], gt[i], f"{name} grad of operand {i}")
+
+
+@pytest.mark.parametrize("fn", ["softmax", "log_softmax"])
+def test_softmax_of_a_strided_tensor_is_contiguous_as_torch(fn):
+    for T in (pad, torch):
+        x = T.tensor(np.arange(12.0).reshape(3, 4), requires_grad=True)
+        for dim in (0, 1):
+            for v in (x.t(), x[:, ::2]):
+                y = getattr(v, fn)(dim)
+                assert y.is_contiguous(), (T.__name__, dim)
+                assert y.stride() == (y.shape[1], 1)
