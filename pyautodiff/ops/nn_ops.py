@@ -674,7 +674,9 @@ class AmaxBackward0(Node):
     def forward(self, a, dims, keepdim, is_max):
         self.dims = dims
         self.keepdim = keepdim
-        r = a.max(axis=dims, keepdims=True) if is_max else a.min(axis=dims, keepdims=True)
+        # torch keeps the first of equal values (-0.0 before 0.0), numpy the last: read flipped
+        f = np.flip(a, axis=dims)
+        r = f.max(axis=dims, keepdims=True) if is_max else f.min(axis=dims, keepdims=True)
         self.save(a, r)
         return r if keepdim else np.squeeze(r, axis=dims)
 
@@ -682,9 +684,12 @@ class AmaxBackward0(Node):
         a, r = self.saved
         if not self.keepdim:
             g = np.expand_dims(g, self.dims)
+        # torch: (grad / count) * mask, so a nan result (no element equals it) spreads nan over
+        # its slice, and a negative grad gives -0.0 where the mask is off
         mask = a == r
-        count = mask.sum(axis=self.dims, keepdims=True)
-        return np.where(mask, g / count, 0).astype(g.dtype, copy=False), None, None, None
+        count = mask.sum(axis=self.dims, keepdims=True).astype(g.dtype)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return ((g / count) * mask).astype(g.dtype, copy=False), None, None, None
 
 
 class AminBackward0(AmaxBackward0):
