@@ -139,3 +139,11 @@ def test_softmax_of_a_strided_tensor_is_contiguous_as_torch(fn):
                 y = getattr(v, fn)(dim)
                 assert y.is_contiguous(), (T.__name__, dim)
                 assert y.stride() == (y.shape[1], 1)
+
+
+def test_softmax_of_a_0d_view_stays_0d():
+    for T in (pad, torch):
+        x = T.tensor([1.0, 2.0], requires_grad=True)
+        for fn in ("softmax", "log_softmax"):
+            y = getattr(x[0], fn)(0)
+            assert tuple(y.shape) == () and y.stride() == ()

@@ -69,7 +69,7 @@ def _on_copies(kernel, like, *args):
     """`kernel(*args)` for strided float arrays the kernels refuse: run on C-contiguous copies, so
     every value gets the kernel's formula (x ** 0.5 is sqrt(x) there, as in torch, not pow), the
     result laid out like `like` (torch keeps a transpose's layout).  None if the kernel refuses."""
-    r = kernel(*[np.ascontiguousarray(x) if type(x) is np.ndarray else x for x in args])
+    r = kernel(*[x.copy() if type(x) is np.ndarray and not x.flags.c_contiguous else x for x in args])
     if r is None or r.shape == like.shape and like.flags.c_contiguous:
         return r
     out = np.empty_like(like, dtype=r.dtype)

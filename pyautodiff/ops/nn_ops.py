@@ -69,7 +69,7 @@ from .. import return_types  # noqa: E402  (torch.return_types: max/min/... resu
 class SoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
-        a = np.ascontiguousarray(a)  # torch computes on a contiguous copy: the result is contiguous
+        a = a if a.flags.c_contiguous else a.copy()  # torch computes on a contiguous copy
         m = a.max(axis=dim, keepdims=True)
         e = np.exp(a - m)
         e /= e.sum(axis=dim, keepdims=True)
@@ -86,7 +86,7 @@ class SoftmaxBackward0(Node):
 class LogSoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
-        a = np.ascontiguousarray(a)  # (as softmax: a contiguous result)
+        a = a if a.flags.c_contiguous else a.copy()  # (as softmax: a contiguous result)
         s = a - np.maximum.reduce(a, axis=dim, keepdims=True)
         s -= np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
         self.save(s)
