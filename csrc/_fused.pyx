@@ -86,7 +86,11 @@ Pair superinstructions: after validation, an instruction whose register only the
 instruction reads (or that one overwrites) is merged with it into one loop when both are
 one-operand ops (ADD_C, MUL_C, RSUB_C, DIV_C, RDIV_C, NEG as the second op only, POW_C 2,
 RELU: csrc/fused_pairs.h): the intermediate stays in a CPU register instead of an L1 block,
-with the same bits.  ``_use_pairs(False)`` turns this off (tests).
+with the same bits.  Before that, an op with one broadcast-scalar operand is rewritten into its
+one-operand form with the scalar's value as the constant (MUL, ADD, DIV by, SUB from a scalar;
+POW_C_BW of exponent 2 with a scalar gradient g becomes an internal MUL2, (x * 2) * g): the same
+arithmetic, so it can pair too (W1's gradient program becomes one loop).  ``_use_pairs(False)``
+turns both off (tests).
 
 Validation (program, inputs, out) runs before any loop and raises TypeError / ValueError; the
 loops hold no Python objects (the program is decoded into a C array of structs first) and run

@@ -710,12 +710,18 @@ def test_bool_matmul_is_not_implemented_as_in_torch(sa, sb, kernel):
     ((4,), (2, 4, 5), "UnsafeViewBackward0"), ((3, 4), (2, 4, 5), "CloneBackward0"),
     ((3, 4), (2, 2, 4, 5), "CloneBackward0"), ((2, 3, 4), (4, 5), "UnsafeViewBackward0"),
     ((2, 3, 4), (2, 4, 5), "UnsafeViewBackward0"), ((1, 3, 4), (2, 4, 5), "CloneBackward0"),
-    ((1, 3, 4), (1, 4, 5), "UnsafeViewBackward0"), ((1, 3, 4), (2, 2, 4, 5), "UnsafeViewBackward0")])
+    ((1, 3, 4), (1, 4, 5), "UnsafeViewBackward0"), ((1, 3, 4), (2, 2, 4, 5), "UnsafeViewBackward0"),
+    # the folded result's transpose is already contiguous (one row / column, or empty): no clone
+    ((1, 4), (2, 4, 2), "TransposeBackward0"), ((3, 4), (2, 4, 1), "TransposeBackward0"),
+    ((1, 1, 3), (2, 3, 3), "TransposeBackward0"), ((1, 2, 3), (0, 3, 3), "TransposeBackward0"),
+    ((2, 0), (1, 0, 3), "CloneBackward0")])
 def test_batched_matmul_grad_fn_names_as_torch(sa, sb, name):
     a = pad.ones(sa, requires_grad=True)
     b = pad.ones(sb, requires_grad=True)
     y = a @ b
     assert grad_fn_name(y) == name
+    # without a grad on `a` torch does not fold: a batched mm, then a view
+    assert grad_fn_name(pad.ones(sa) @ b) == "UnsafeViewBackward0"
     rng = np.random.default_rng(0)
     A, B = rng.standard_normal(sa), rng.standard_normal(sb)
     a = pad.tensor(A, requires_grad=True)

@@ -1,5 +1,7 @@
 """Matrix products through numpy's BLAS: dot (1-D@1-D), mv (2-D@1-D), mm (2-D@2-D), and batched
 matmul with broadcasting.  Names follow torch's grad_fn names."""
+import math
+
 import numpy as np
 
 from ..autograd.graph import Node
@@ -80,10 +82,12 @@ class BmmBackward0(Node):
 # torch builds the other matmul cases from several nodes; the one users see on the result:
 _Squeeze = type("SqueezeBackward4", (BmmBackward0,), {"__doc__": "vector @ matrix (torch: mm, then squeeze)"})
 _Batched = type("UnsafeViewBackward0", (BmmBackward0,), {"__doc__": "batched matmul (torch: bmm, then view)"})
-# torch folds matrix @ batch (and a 3-D batch of one @ a 3-D batch) into one mm of the transposes,
-# then makes the result contiguous: its grad_fn is a clone
+# torch folds matrix @ batch (and a 3-D batch of one @ a 3-D batch) into one mm of the transposes
+# when the matrix requires grad, then makes the result contiguous: its grad_fn is a clone
 _BatchedFolded = type("CloneBackward0", (BmmBackward0,), {"__doc__": "batched matmul (torch: mm of the "
                                                                       "transposes, then contiguous)"})
+_FoldedTransposed = type("TransposeBackward0", (BmmBackward0,), {"__doc__": "as _BatchedFolded, when the "
+                                                                           "transpose is contiguous"})
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}
 
 
@@ -119,8 +123,14 @@ def matmul(a, b):
                      np.broadcast_to(0, b._data.shape[:-2] if db > 1 else ()))
     _inner(a._data.shape[-1], b._data.shape[-2] if db > 1 else b._data.shape[0], a, b)
     _no_bool(a, "addmm_impl_cpu_" if db <= 2 else "bmm")  # torch folds batch @ matrix into one mm
-    if (da == 2 and db >= 3) or (da == 3 and db == 3 and a._data.shape[0] == 1 and b._data.shape[0] > 1):
-        return _BatchedFolded.apply(a, b)
+    if ((da == 2 and db >= 3) or (da == 3 and db == 3 and a._data.shape[0] == 1 and b._data.shape[0] != 1)) \
+            and a.requires_grad:
+        # torch folds this into one mm of the transposes when `a` requires grad; the result is
+        # then made contiguous, a no-op (the transpose shows) for a single row or column, or none
+        m, n = a._data.shape[-2], b._data.shape[-1]
+        batch = np.broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
+        empty = m * n * math.prod(batch) == 0
+        return (_FoldedTransposed if m == 1 or n == 1 or empty else _BatchedFolded).apply(a, b)
     return _Batched.apply(a, b)
 
 
