@@ -463,3 +463,33 @@ def test_softmax_of_integer_tensors_as_torch():
             getattr(x, name)(-1)
         with pytest.raises(NotImplementedError, match=f"^\"{name}_kernel_impl\" not implemented for 'Long'$"):
             getattr(x, name)(0)
+
+
+@pytest.mark.parametrize("call, err, msg", [
+    (lambda x: x.amax(), RuntimeError, r"^amax\(\): Expected reduction dim to be specified for input.numel\(\) == 0"),
+    (lambda x: x.amin(dim=()), RuntimeError, r"^amin\(\): Expected reduction dim to be specified"),
+    (lambda x: x.amax(0), IndexError, r"^amax\(\): Expected reduction dim 0 to have non-zero size\.$"),
+    (lambda x: x.amin((1, 0)), IndexError, r"^amin\(\): Expected reduction dim 0 to have non-zero size\.$"),
+    (lambda x: x.argmax(), IndexError, r"^argmax\(\): Expected reduction dim to be specified for input.numel\(\) == 0\.$"),
+    (lambda x: x.argmin(0), IndexError, r"^argmin\(\): Expected reduction dim 0 to have non-zero size\.$"),
+    (lambda x: x.max(), RuntimeError, r"^max\(\): Expected reduction dim to be specified"),
+])
+def test_reductions_of_empty_tensors_raise_as_torch(call, err, msg):
+    with pytest.raises(err, match=msg):
+        call(pad.zeros(0, 3))
+
+
+def test_reductions_over_empty_slices_as_torch():
+    x = pad.zeros(0, 3, requires_grad=True)
+    assert x.amax(1).shape == (0,) and x.argmax(1).shape == (0,)
+    assert x.logsumexp(0).tolist() == [float("-inf")] * 3 and x.logsumexp(1).shape == (0,)
+    assert x.softmax(0).shape == (0, 3) and x.log_softmax(0).shape == (0, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.isnan(x.var(0).detach().numpy()).all() and np.isnan(x.std().item())
+        # torch divides by max(0, n - correction): past the degrees of freedom, s / 0
+        v = pad.tensor([1.0, 2.0]).var(correction=3)
+        assert v.item() == float("inf")
+        assert np.isnan(pad.tensor([3.0, 3.0]).var(correction=2).item())
+    x.logsumexp(0).sum().backward()
+    assert x.grad.shape == (0, 3)

@@ -70,7 +70,7 @@ class SoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
         a = a if a.flags.c_contiguous else a.copy()  # torch computes on a contiguous copy
-        m = a.max(axis=dim, keepdims=True)
+        m = a.max(axis=dim, keepdims=True, initial=-np.inf)  # (initial: an empty dim)
         e = np.exp(a - m)
         e /= e.sum(axis=dim, keepdims=True)
         self.save(e)
@@ -87,8 +87,9 @@ class LogSoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
         a = a if a.flags.c_contiguous else a.copy()  # (as softmax: a contiguous result)
-        s = a - np.maximum.reduce(a, axis=dim, keepdims=True)
-        s -= np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
+        s = a - np.maximum.reduce(a, axis=dim, keepdims=True, initial=-np.inf)
+        with np.errstate(divide="ignore"):  # (log(0) of an empty dim: nothing to subtract it from)
+            s -= np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
         self.save(s)
         return s
 
@@ -749,7 +750,7 @@ def _argmaxmin(input, dim, keepdim, is_max):
     if dim is None:
         if a.size == 0:
             name = "argmax" if is_max else "argmin"
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         i = _arg(a.reshape(-1), 0, is_max, False)
         if keepdim:
             i = i.reshape((1,) * a.ndim)
@@ -757,6 +758,9 @@ def _argmaxmin(input, dim, keepdim, is_max):
     d = _wrap_dim(dim, a.ndim)
     if not a.ndim:
         return _wrap(np.zeros((), dtype=np.int64))
+    if a.shape[d] == 0:
+        name = "argmax" if is_max else "argmin"
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     return _wrap(_arg(a, d, is_max, keepdim))
 
 
@@ -774,6 +778,13 @@ def _amaxmin(input, dim, keepdim, is_max):
         dims = tuple(range(a.ndim))
     else:
         dims = _dims_arg(dim, a.ndim)
+    name = "amax" if is_max else "amin"
+    if a.size == 0 and not (isinstance(dim, int) or isinstance(dim, (tuple, list)) and len(dim)):
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0. "
+                           "Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if a.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
     if not a.ndim:
         return (AmaxBackward0 if is_max else AminBackward0).apply(input, None, True, is_max)
     return (AmaxBackward0 if is_max else AminBackward0).apply(input, dims, keepdim, is_max)
@@ -799,11 +810,14 @@ class VarBackward0(Node):
             warnings.warn(f"{self._name}(): degrees of freedom is <= 0. Correction should be strictly less "
                           "than the reduction factor (input numel divided by output numel).", stacklevel=4)
         acc = a.astype(_np_float(a), copy=False)
-        mean = acc.mean(axis=dims, keepdims=True)
+        if n:
+            mean = acc.mean(axis=dims, keepdims=True)
+        else:  # (numpy warns on the mean of nothing)
+            mean = np.full(np.sum(acc, axis=dims, keepdims=True).shape, np.nan, acc.dtype)
         centered = acc - mean
         with np.errstate(divide="ignore", invalid="ignore"):
-            v = (centered * centered).sum(axis=dims, keepdims=keepdim) / (n - correction if n != correction
-                                                                         else 0.0)
+            # torch divides by max(0, n - correction): inf (or nan for 0 / 0) past the dof
+            v = (centered * centered).sum(axis=dims, keepdims=keepdim) / float(self.denom)
         self.save(centered.astype(a.dtype, copy=False))
         return self._finish(np.asarray(v), a.dtype)
 
@@ -876,9 +890,10 @@ class LogsumexpBackward0(Node):
     def forward(self, a, dims, keepdim):
         self.dims = dims
         self.keepdim = keepdim
-        m = a.max(axis=dims, keepdims=True)
+        m = a.max(axis=dims, keepdims=True, initial=-np.inf)  # (an empty slice: log(0) = -inf)
         m = np.where(np.isfinite(m), m, 0).astype(a.dtype)
-        r = np.log(np.exp(a - m).sum(axis=dims, keepdims=True)) + m
+        with np.errstate(divide="ignore"):
+            r = np.log(np.exp(a - m).sum(axis=dims, keepdims=True)) + m
         self.save(a, r)
         return r if keepdim else np.squeeze(r, axis=dims)
 
