@@ -295,7 +295,8 @@ class Tensor(_G.TensorBase):
 
     def __bool__(self):
         if self._raw.size != 1:
-            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+            raise RuntimeError("Boolean value of Tensor with no values is ambiguous" if self._raw.size == 0 else
+                               "Boolean value of Tensor with more than one value is ambiguous")
         return bool(self._data.reshape(()).item())
 
     def __len__(self):

@@ -493,3 +493,15 @@ def test_reductions_over_empty_slices_as_torch():
         assert np.isnan(pad.tensor([3.0, 3.0]).var(correction=2).item())
     x.logsumexp(0).sum().backward()
     assert x.grad.shape == (0, 3)
+
+
+def test_empty_inputs_messages_and_sums_as_torch():
+    with pytest.raises(RuntimeError, match=r"^cannot reshape tensor of 0 elements into shape \[-1, 0\] because "
+                                           r"the unspecified dimension size -1 can be any value and is ambiguous$"):
+        pad.zeros(0, 3).reshape(-1, 0)
+    with pytest.raises(RuntimeError, match=r"^shape '\[-1, 0\]' is invalid for input of size 3$"):
+        pad.zeros(3).reshape(-1, 0)
+    with pytest.raises(RuntimeError, match="^Boolean value of Tensor with no values is ambiguous$"):
+        bool(pad.zeros(0))
+    loss = F.cross_entropy(pad.zeros(0, 3), pad.zeros(0, dtype=pad.int64), reduction="sum")
+    assert loss.item() == 0.0 and not np.signbit(loss.item())   # torch: 0.0, not -0.0

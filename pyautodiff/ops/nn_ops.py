@@ -1636,7 +1636,7 @@ class NllLossBackward0(Node):
         if reduction == "none":
             losses = np.negative(picked)
             return losses.reshape(target.shape) if not one else np.asarray(losses[0])
-        s = -picked.sum(dtype=_np_float(picked))
+        s = 0.0 - picked.sum(dtype=_np_float(picked))  # (torch subtracts from 0: an empty sum is 0.0)
         if reduction == "sum":
             return np.asarray(s, dtype=x.dtype)
         self.total = total
