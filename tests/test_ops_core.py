@@ -735,3 +735,10 @@ def test_batched_matmul_grad_fn_names_as_torch(sa, sb, name):
         ga[i] = ((np.matmul(A + d, B)).sum() - np.matmul(A, B).sum()) / h
     np.testing.assert_allclose(a.grad.numpy(), ga, rtol=1e-5, atol=1e-6)
     assert b.grad.shape == b.shape
+
+
+def test_bool_pow_checks_shapes_first_as_torch():
+    with pytest.raises(RuntimeError, match=r"The size of tensor a \(4\) must match the size of tensor b \(2\)"):
+        pad.ones(4, dtype=pad.bool) ** pad.ones(2, dtype=pad.bool)
+    with pytest.raises(NotImplementedError, match="\"pow\" not implemented for 'Bool'"):
+        pad.ones(4, dtype=pad.bool) ** pad.ones(4, dtype=pad.bool)

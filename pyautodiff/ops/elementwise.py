@@ -750,7 +750,8 @@ def pow(a, e):
         return PowBackward2.apply(base, e, dt.np)
     e, dt = _operands(a, e)
     if isinstance(e, Tensor):
-        if dt.kind == "b":  # bool ** bool: torch has no such kernel
+        if dt.kind == "b":  # bool ** bool: torch has no such kernel (shapes are checked first)
+            _check_broadcast(a._raw, e._raw)
             raise NotImplementedError('"pow" not implemented for \'Bool\'')
         return PowBackward1.apply(a, e, dt)
     return PowBackward0.apply(a, e, dt)
