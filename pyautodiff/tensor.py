@@ -689,7 +689,7 @@ class Tensor(_G.TensorBase):
             # the graph continues from the new node: self takes the result's history.  The values
             # are written into self's memory, so that views of self see them; what the op saved
             # of self's old values becomes a private copy first.
-            d = self._data
+            d = _write_alias(self._data)
             node = result.grad_fn
             if d.flags.writeable:
                 _privatize_saved(node, d)
@@ -714,14 +714,15 @@ class Tensor(_G.TensorBase):
                     if e[0] is rbox else e
                     for e in node._versions if e[0] is not box] or None
             return self
-        if not self._data.flags.writeable:
-            if self._data.size == 0:  # nothing to write (an empty expand() is read-only)
+        d = _write_alias(self._data)
+        if not d.flags.writeable:
+            if d.size == 0:  # nothing to write (an empty expand() is read-only)
                 self._version[0] += 1
                 return self
-            if _internal_overlap(self._data):
+            if _internal_overlap(d):
                 raise RuntimeError(_OVERLAP_MSG)
             raise RuntimeError("cannot modify a read-only tensor in place")
-        np.copyto(self._data, r, casting="unsafe")
+        np.copyto(d, r, casting="unsafe")
         self._version[0] += 1
         return self
 
@@ -738,7 +739,7 @@ class Tensor(_G.TensorBase):
         if _internal_overlap(V):
             raise RuntimeError(_OVERLAP_MSG)
         _privatize_saved(result.grad_fn, V)  # the op's saved old values are about to be overwritten
-        np.copyto(V, result._data, casting="unsafe")
+        np.copyto(_write_alias(V), result._data, casting="unsafe")
         self._version[0] += 1
         written = _shape.CopySlices.apply(base, result, geom)
         base.grad_fn = written.grad_fn
@@ -863,6 +864,21 @@ def _internal_overlap(a):
         if st == 0 and n > 1:
             return True
     return False
+
+
+def _write_alias(a):
+    """`a`, or, for a read-only view without internal overlap of writable memory (an element of
+    an expand(): `x.expand(3, -1)[0]`), a writable alias of the same elements, as torch writes
+    through such views.  Read-only memory of the user's stays read-only."""
+    if a.flags.writeable or _internal_overlap(a) or not a.size:
+        return a
+    root = a
+    while isinstance(root.base, np.ndarray):
+        root = root.base
+    if not root.flags.writeable or not root.flags.c_contiguous:
+        return a
+    off = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    return np.ndarray(a.shape, a.dtype, buffer=root, offset=off, strides=a.strides)
 
 
 def writable(a):

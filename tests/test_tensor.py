@@ -952,3 +952,23 @@ def test_memory_that_cannot_be_had_raises_runtime_error():
     with pytest.raises(RuntimeError, match="DefaultCPUAllocator: can't allocate memory: you tried to "
                                            "allocate 17592186044416 bytes"):
         pad.empty(2**40, 4)
+
+
+def test_in_place_write_through_an_element_of_an_expand_as_torch():
+    """x.expand(3, ...)[0] has no internal overlap: torch writes through it into x's memory (it
+    was refused as read-only: numpy's broadcast views are)."""
+    x = pad.arange(6.0).reshape(2, 3)
+    e = x.expand(3, -1, -1)
+    e[0].neg_()
+    assert x.tolist() == [[-0.0, -1.0, -2.0], [-3.0, -4.0, -5.0]] and e[2].tolist() == x.tolist()
+    y = pad.arange(6.0, requires_grad=True).reshape(2, 3) * 1
+    with pad.no_grad():
+        y.expand(3, -1, -1).transpose(1, 2)[0].mul_(2)
+    assert y.tolist() == [[0.0, 2.0, 4.0], [6.0, 8.0, 10.0]]
+    z = pad.arange(6.0, requires_grad=True)
+    w = z * 1
+    w.expand(2, -1)[1].mul_(3)
+    w.sum().backward()
+    assert z.grad.tolist() == [3.0] * 6
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+        x.expand(3, -1, -1).neg_()
