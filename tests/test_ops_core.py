@@ -742,3 +742,28 @@ def test_bool_pow_checks_shapes_first_as_torch():
         pad.ones(4, dtype=pad.bool) ** pad.ones(2, dtype=pad.bool)
     with pytest.raises(NotImplementedError, match="\"pow\" not implemented for 'Bool'"):
         pad.ones(4, dtype=pad.bool) ** pad.ones(4, dtype=pad.bool)
+
+
+@pytest.mark.parametrize("sa, sb, grad, msg", [
+    ((2, 3, 4), (5, 6), False, r"mat1 and mat2 shapes cannot be multiplied \(6x4 and 5x6\)"),
+    ((2, 3, 4), (5,), False, r"size mismatch, got input \(6\), mat \(6x4\), vec \(5\)"),
+    ((3, 4), (2, 5, 6), False, r"Expected size for first two dimensions of batch2 tensor to be: \[2, 4\] but got: "
+                               r"\[2, 5\]\."),
+    ((3, 4), (2, 5, 6), True, r"mat1 and mat2 shapes cannot be multiplied \(12x5 and 4x3\)"),
+    ((4,), (2, 5, 6), True, r"size mismatch, got input \(12\), mat \(12x5\), vec \(4\)"),
+    ((1, 3, 4), (2, 5, 6), True, r"mat1 and mat2 shapes cannot be multiplied \(12x5 and 4x3\)"),
+    ((2, 1, 3, 4), (2, 5, 6), False, r"to be: \[4, 4\] but got: \[4, 5\]\."),
+])
+def test_batched_matmul_size_errors_as_torch(sa, sb, grad, msg):
+    """torch's message names the mm / mv / bmm it computes the product with (folded or batched)."""
+    with pytest.raises(RuntimeError, match=msg):
+        pad.ones(sa, requires_grad=grad) @ pad.ones(sb)
+
+
+def test_bool_matmul_of_empty_operands_is_allowed_as_torch():
+    for sa, sb, shape in (((3, 0), (0, 4), (3, 4)), ((0, 3), (3,), (0,)), ((2, 0, 5), (2, 5, 6), (2, 0, 6)),
+                          ((0, 3), (2, 3, 4), (2, 0, 4))):
+        y = pad.ones(sa, dtype=pad.bool) @ pad.ones(sb, dtype=pad.bool)
+        assert y.shape == shape and y.dtype == pad.bool and not y.any()
+    with pytest.raises(NotImplementedError, match="\"dot\" not implemented for 'Bool'"):
+        pad.ones(0, dtype=pad.bool) @ pad.ones(0, dtype=pad.bool)

@@ -98,7 +98,9 @@ def _check(a, b):
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cname(a.dtype)} != {_cname(b.dtype)}")
 
 
-def _no_bool(a, kernel):
+def _no_bool(a, kernel, b=None):
+    if b is not None and (a._data.size == 0 or b._data.size == 0):
+        return  # torch's mm / mv / bmm return before their kernel when an operand is empty
     if a.dtype.name == "bool":  # torch has no bool kernels for the BLAS-like ops
         raise NotImplementedError(f'"{kernel}" not implemented for \'Bool\'')
 
@@ -121,22 +123,72 @@ def matmul(a, b):
     from .elementwise import _check_broadcast  # torch's "The size of tensor a (2) must match ..."
     _check_broadcast(np.broadcast_to(0, a._data.shape[:-2] if da > 1 else ()),
                      np.broadcast_to(0, b._data.shape[:-2] if db > 1 else ()))
-    _inner(a._data.shape[-1], b._data.shape[-2] if db > 1 else b._data.shape[0], a, b)
-    _no_bool(a, "addmm_impl_cpu_" if db <= 2 else "bmm")  # torch folds batch @ matrix into one mm
-    if ((da == 2 and db >= 3) or (da == 3 and db == 3 and a._data.shape[0] == 1 and b._data.shape[0] != 1)) \
-            and a.requires_grad:
-        # torch folds this into one mm of the transposes when `a` requires grad; the result is
-        # then made contiguous, a no-op (the transpose shows) for a single row or column, or none
-        m, n = a._data.shape[-2], b._data.shape[-1]
-        batch = np.broadcast_shapes(a._data.shape[:-2], b._data.shape[:-2])
+    sa, sb = a._data.shape, b._data.shape
+    # torch reads a 3-D batch of one that requires grad, times a 3-D batch, as a matrix
+    ma, mb = a._data, b._data
+    if da == 3 and db == 3:
+        if sa[0] == 1 and sb[0] != 1 and a.requires_grad:
+            ma = ma[0]
+        elif sb[0] == 1 and sa[0] != 1 and b.requires_grad:
+            mb = mb[0]
+    folded = _folds(ma, mb, a.requires_grad, b.requires_grad)
+    _check_inner(ma, mb, folded)
+    if folded:
+        _no_bool(a, "addmv_impl_cpu" if min(ma.ndim, mb.ndim) == 1 else "addmm_impl_cpu_", b)
+    else:
+        _no_bool(a, "bmm", b)
+    if folded and ma.ndim == 2:
+        # torch computes this as one mm of the transposes, then makes the result contiguous: a
+        # clone, or nothing (the transpose shows) for a single row or column, or no element
+        m, n = sa[-2], sb[-1]
+        batch = np.broadcast_shapes(sa[:-2], sb[:-2])
         empty = m * n * math.prod(batch) == 0
         return (_FoldedTransposed if m == 1 or n == 1 or empty else _BatchedFolded).apply(a, b)
     return _Batched.apply(a, b)
 
 
+def _folds(a, b, a_grad, b_grad):
+    """torch's should_fold: is `a @ b` (one side >= 3-D, the other <= 2-D) computed as one mm/mv
+    of the larger side folded into rows (instead of a batched mm)?"""
+    larger_a = a.ndim >= b.ndim
+    big, small_grad = (a, b_grad) if larger_a else (np.swapaxes(b, -1, -2), a_grad)
+    if not (big.ndim >= 3 and (b.ndim if larger_a else a.ndim) <= 2):
+        return False
+    if small_grad:  # folding spares the backward a large expanded gradient
+        return True
+    if a.ndim == 2:  # the result of the transposes would need a copy
+        return False
+    if big.size == 0:
+        return True
+    st, sh = big.strides, big.shape
+    return all(st[i] == st[i + 1] * sh[i + 1] for i in range(big.ndim - 2))
+
+
+def _check_inner(a, b, folded):
+    """The inner sizes of a batched matmul, with torch's message for the way it computes it."""
+    k1 = a.shape[-1]
+    k2 = b.shape[-2] if b.ndim > 1 else b.shape[0]
+    if k1 == k2:
+        return
+    if not folded:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        n = math.prod(batch)
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: [{n}, {k1}] but "
+                           f"got: [{n}, {k2}].")
+    if a.ndim >= b.ndim:  # rows of a times b
+        rows = math.prod(a.shape[:-1])
+        if b.ndim == 1:
+            raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k1}), vec ({k2})")
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k1} and {k2}x{b.shape[-1]})")
+    rows = math.prod(b.shape[:-2]) * b.shape[-1]  # rows of b's transpose times a's transpose
+    if a.ndim == 1:
+        raise RuntimeError(f"size mismatch, got input ({rows}), mat ({rows}x{k2}), vec ({k1})")
+    raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k2} and {k1}x{a.shape[0]})")
+
+
 def _mm_1d2d(a, b):
     _inner(a._data.shape[0], b._data.shape[0], a, b)
-    _no_bool(a, "addmm_impl_cpu_")
+    _no_bool(a, "addmm_impl_cpu_", b)
     return _Squeeze.apply(a, b)
 
 
@@ -156,7 +208,7 @@ def mm(a, b):
     if a._data.shape[1] != b._data.shape[0]:
         raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({a._data.shape[0]}x{a._data.shape[1]} "
                            f"and {b._data.shape[0]}x{b._data.shape[1]})")
-    _no_bool(a, "addmm_impl_cpu_")
+    _no_bool(a, "addmm_impl_cpu_", b)
     return MmBackward0.apply(a, b)
 
 
@@ -164,10 +216,10 @@ def mv(a, b):
     _check(a, b)
     if a._data.ndim != 2 or b._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a._data.ndim}, {b._data.ndim}")
-    _no_bool(a, "addmv_impl_cpu")
     if a._data.shape[1] != b._data.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a._data.shape[0]}), mat ({a._data.shape[0]}x"
                            f"{a._data.shape[1]}), vec ({b._data.shape[0]})")
+    _no_bool(a, "addmv_impl_cpu", b)  # (after the sizes, as torch)
     return MvBackward0.apply(a, b)
 
 
