@@ -872,13 +872,7 @@ def _write_alias(a):
     through such views.  Read-only memory of the user's stays read-only."""
     if a.flags.writeable or _internal_overlap(a) or not a.size:
         return a
-    root = a
-    while isinstance(root.base, np.ndarray):
-        root = root.base
-    if not root.flags.writeable or not root.flags.c_contiguous:
-        return a
-    off = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
-    return np.ndarray(a.shape, a.dtype, buffer=root, offset=off, strides=a.strides)
+    return _alias(a)
 
 
 def writable(a):
@@ -886,6 +880,11 @@ def writable(a):
     the same elements: writing one value through it is what torch does for fill_ / zero_."""
     if a.flags.writeable or not _internal_overlap(a):
         return a
+    return _alias(a)
+
+
+def _alias(a):
+    """A writable ndarray over a's elements when the root array's memory is writable, else a."""
     root = a
     while isinstance(root.base, np.ndarray):
         root = root.base
