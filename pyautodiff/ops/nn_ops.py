@@ -678,13 +678,15 @@ class AmaxBackward0(Node):
         # torch keeps the first of equal values (-0.0 before 0.0), numpy the last: read flipped
         f = np.flip(a, axis=dims)
         r = f.max(axis=dims, keepdims=True) if is_max else f.min(axis=dims, keepdims=True)
-        self.save(a, r)
-        return r if keepdim else np.squeeze(r, axis=dims)
+        out = r if keepdim else np.squeeze(r, axis=dims)
+        self.save(a, out)  # the result itself (writing it in place is then torch's error)
+        return out
 
     def backward(self, g):
         a, r = self.saved
         if not self.keepdim:
             g = np.expand_dims(g, self.dims)
+            r = np.expand_dims(r, self.dims)
         # torch: (grad / count) * mask, so a nan result (no element equals it) spreads nan over
         # its slice, and a negative grad gives -0.0 where the mask is off
         mask = a == r
@@ -894,13 +896,15 @@ class LogsumexpBackward0(Node):
         m = np.where(np.isfinite(m), m, 0).astype(a.dtype)
         with np.errstate(divide="ignore"):
             r = np.log(np.exp(a - m).sum(axis=dims, keepdims=True)) + m
-        self.save(a, r)
-        return r if keepdim else np.squeeze(r, axis=dims)
+        out = r if keepdim else np.squeeze(r, axis=dims)
+        self.save(a, out)  # the result itself, as torch saves it
+        return out
 
     def backward(self, g):
         a, r = self.saved
         if not self.keepdim:
             g = np.expand_dims(g, self.dims)
+            r = np.expand_dims(r, self.dims)
         return g * np.exp(a - r), None, None
 
 
