@@ -1000,7 +1000,8 @@ def test_writes_into_expanded_tensors_as_torch():
     x.expand(3, 2).zero_()
     assert x.tolist() == [0]
     x = pad.tensor([5])
-    x.expand(3, 2)[pad.tensor([[True, False], [False, False], [False, False]])] = 1
+    with pytest.warns(UserWarning, match="Use of masked_fill_ on expanded tensors is deprecated"):
+        x.expand(3, 2)[pad.tensor([[True, False], [False, False], [False, False]])] = 1
     assert x.tolist() == [1]
 
 

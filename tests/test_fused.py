@@ -750,6 +750,30 @@ def test_pairs_keep_an_intermediate_that_is_read_later_or_summed(dt):
     assert_same_sum(sums[0], K.sum(ref_run(prog[:3], (x,), n, dt)))
 
 
+@pytest.mark.parametrize("dt", [F32, F64])
+def test_a_pair_summed_as_it_is_computed_gives_the_bits_of_kernels_sum(dt):
+    """A summed register written last by a pair is summed inside the pair's loop (its values
+    never stored); finite data, so that a different order of additions would show."""
+    rng = np.random.default_rng(9)
+    for n in (1, 7, 31, 33, 100, 2047, 2048, 2049, 5000, 3 * BLOCK + 5, 70001):
+        x = rng.uniform(-3, 3, n).astype(dt)
+        g = np.array(0.25, dt)
+        prog = ((F.ADD_C, 0, -1, 0, 1.0), (F.POW_C, 1, 0, 0, 2.0), (F.MUL_C, 1, 1, 0, 3.0),
+                (F.POW_C_BW, 0, -2, 0, 2.0))
+        want = K.sum(K.mul_scalar(K.pow_scalar(K.add_scalar(x, 1.0), 2.0), 3.0))
+        for block in (0, F.MIN_BLOCK, 300, BLOCK):
+            out, sums = F.run(prog, (x, g), n, NUM[dt], sums=(1,), block=block)
+            assert_same_sum(sums[0], want)
+            assert_same_bits(out, ref_run(prog, (x, g), n, dt))
+        # the result summed too, and a second folded pair
+        prog2 = ((F.MUL_C, 0, -1, 0, 0.5), (F.ADD_C, 0, 0, 0, 2.0), (F.NEG, 1, -1, 0, 0.0),
+                 (F.MUL_C, 1, 1, 0, 1.5), (F.ADD, 2, 0, 1, 0.0))
+        total, sums = F.run(prog2, (x,), n, NUM[dt], reduce=1, sums=(0, 1))
+        assert_same_sum(sums[0], K.sum(K.add_scalar(K.mul_scalar(x, 0.5), 2.0)))
+        assert_same_sum(sums[1], K.sum(K.mul_scalar(K.neg(x), 1.5)))
+        assert_same_sum(total, K.sum(ref_run(prog2, (x,), n, dt)))
+
+
 SCALARS = [0.25, -3.0, 0.0, -0.0, 1e-30, 3e38, NAN, INF, -INF]
 
 

@@ -972,3 +972,29 @@ def test_in_place_write_through_an_element_of_an_expand_as_torch():
     assert z.grad.tolist() == [3.0] * 6
     with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
         x.expand(3, -1, -1).neg_()
+
+
+def test_setitem_into_an_expand_as_torch():
+    """Advanced indexing writes the indexed elements of an expand() (with torch's deprecation
+    warning; elements sharing memory: the last write wins); a basic index may write where its
+    view has no shared elements; elsewhere torch's overlap error."""
+    def make():
+        x = pad.tensor(2.0)
+        return x, x.expand(3)
+    for index, value, want, what in (
+            (pad.tensor([True, False, True]), 3.25, 3.25, "masked_fill_"),
+            (pad.tensor([True, False, True]), pad.tensor([1.0, 2.0]), 2.0, "index_put_"),
+            (pad.tensor([0, 2]), 3.25, 3.25, "index_put_"),
+            ([0, 1], 3.25, 3.25, "index_put_")):
+        x, e = make()
+        with pytest.warns(UserWarning, match=f"Use of {what} on expanded tensors is deprecated"):
+            e[index] = value
+        assert x.item() == want and e.tolist() == [want] * 3
+    x, e = make()
+    e[0] = 3.25
+    assert x.item() == 3.25
+    for index in (slice(0, 2), Ellipsis, True):
+        x, e = make()
+        with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
+            e[index] = 3.25
+        assert x.item() == 2.0

@@ -1,5 +1,7 @@
 """Indexing: basic (ints, slices, None, ...) gives views; advanced (int tensors, bool masks, lists)
 gives copies.  Backward scatters the gradient back (np.add.at handles repeated indices)."""
+import warnings
+
 import numpy as np
 
 from ..autograd.graph import Node
@@ -274,6 +276,10 @@ def _valid_index(t, idx, advanced):
         raise IndexError(_index_message(e, t._data, idx)) from None
 
 
+_EXPANDED_WRITE_MSG = ("Use of %s on expanded tensors is deprecated. Please clone() the tensor before "
+                       "performing this operation. This also applies to advanced indexing e.g. %s")
+
+
 def setitem(t, index, value):
     _check_0d(t, index)
     index = _bool_scalars_as_views(index)
@@ -307,11 +313,21 @@ def setitem(t, index, value):
             t._inplace_result(r)
             return
         d = t._data
-        if not d.flags.writeable and _internal_overlap(d):  # expand(): a scalar through a mask
-            if not (advanced and np.ndim(v) == 0 and all(
-                    not isinstance(i, np.ndarray) or i.dtype == np.bool_ for i in idx)):
+        if not d.flags.writeable and _internal_overlap(d):  # an expand()
+            if advanced:
+                # torch writes the indexed elements (those sharing memory: the last one wins),
+                # with a deprecation warning
+                mask_fill = np.ndim(v) == 0 and all(
+                    not isinstance(i, np.ndarray) or i.dtype == np.bool_ for i in idx)
+                warnings.warn(_EXPANDED_WRITE_MSG % (("masked_fill_", "tensor[mask] = scalar") if mask_fill
+                                                     else ("index_put_", "tensor[indices] = tensor")),
+                              UserWarning, stacklevel=3)
+            elif _internal_overlap(d[idx]):
                 raise RuntimeError(_OVERLAP_MSG)
-            d = writable(d)
+            w = writable(d)
+            if w is d:  # (memory of the user's, read-only)
+                raise RuntimeError(_OVERLAP_MSG)
+            d = w
         d[idx] = v
     except IndexError as e:
         raise IndexError(_index_message(e, t._data, idx)) from None
