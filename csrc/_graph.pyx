@@ -223,6 +223,7 @@ cdef class Node:
         cdef TensorBase t
         cdef long mask = 0
         cdef Py_ssize_t i = 0
+        cdef bint mixed = False
         saved = self._saved
         for i in range(n):
             a = args[i]
@@ -237,6 +238,8 @@ cdef class Node:
                     if meta is None:
                         meta = [None] * n
                     meta[i] = (d.shape, d.dtype)
+                    if d.dtype != out.dtype:
+                        mixed = True
                 if saved:
                     for s in saved:
                         if s is d:
@@ -244,6 +247,14 @@ cdef class Node:
                                 versions = []
                             versions.append((t._version, t._version[0], d, t._grad_fn))
                             break
+        if mixed:
+            # an operand of another dtype (a float64 0-d tensor times a float32 one) can make the
+            # backward formulas compute in its dtype: every gradient is fitted back to its input
+            for i in range(n):
+                a = args[i]
+                if meta[i] is None and isinstance(a, TensorBase):
+                    d = (<TensorBase>a)._raw
+                    meta[i] = (d.shape, d.dtype)
         if saved:
             for s in saved:
                 if s is out:

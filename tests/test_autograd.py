@@ -1021,3 +1021,20 @@ def test_in_place_through_a_view_of_a_0d_tensor():
     assert grad_fn_name(b) == "CopySlices" and b.shape == ()
     b.sqrt().backward(gradient=pad.tensor(0.7, dtype=pad.float64))
     assert abs(x.grad.item() - 0.35) < 1e-12     # d sqrt(x - 1) / dx = 1 / (2 sqrt(1)) * 0.7
+
+
+def test_float64_0d_operand_keeps_the_gradient_float32():
+    """A float32 tensor times a float64 0-d tensor is float32 (torch's 0-d rule); its gradient
+    must be float32 too, or a CopySlices downstream reads the wrong bytes (it did)."""
+    for other in (pad.tensor(2.0, dtype=pad.float64), pad.tensor(2.0, dtype=pad.float64, requires_grad=True)):
+        x = pad.arange(4.0).reshape(1, 4, 1).requires_grad_()
+        b = x.clone()
+        b[0, :2].fill_(0.75)
+        b *= other
+        b.sum().backward()
+        assert x.grad.dtype == pad.float32 and x.grad.flatten().tolist() == [0.0, 0.0, 2.0, 2.0]
+        x = pad.arange(3.0, requires_grad=True)
+        y = x / other
+        assert y.dtype == pad.float32
+        y.sum().backward()
+        assert x.grad.dtype == pad.float32 and x.grad.tolist() == [0.5] * 3

@@ -180,9 +180,12 @@ class CopySlices(Node):
     (forward: the caller has already written the result into the base's memory.)"""
     def forward(self, base, value, geom):
         self.geom = geom
+        self.dtype = base.dtype
         return base
 
     def backward(self, g):
+        if g.dtype != self.dtype:  # the geometry is in bytes of the base's dtype
+            g = g.astype(self.dtype)
         if not g.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d g 1-d)
             g = g.copy()
         gv = _region(g, self.geom).copy()
