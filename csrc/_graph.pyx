@@ -203,7 +203,10 @@ cdef class Node:
                 arrays[i] = raw
                 if t._requires_grad:
                     needs = True
-        out = node.forward(*arrays)
+        try:
+            out = node.forward(*arrays)
+        except MemoryError as e:
+            raise RuntimeError(_alloc_message(e)) from None
         if type(out) is not _ndarray and type(out) is not _Lazy:
             scalar = out
             out = _asarray(out)  # numpy hands back scalars for 0-d inputs
@@ -282,6 +285,13 @@ cdef class Node:
 import weakref as _weakref
 cdef object _weakref_ref = _weakref.ref
 cdef tuple _NO_EDGE = (None, 0)
+
+
+def _alloc_message(e):
+    """torch's message when memory can't be had (numpy raises MemoryError, torch RuntimeError)."""
+    n = getattr(e, "_total_size", None)
+    return (f"DefaultCPUAllocator: can't allocate memory: you tried to allocate {n} bytes. Error code 12 "
+            "(Cannot allocate memory)" if n is not None else f"DefaultCPUAllocator: can't allocate memory: {e}")
 
 
 cdef inline bint _same_layout(object d, object out):
@@ -487,7 +497,10 @@ def run_backward(list roots, list root_grads, bint retain_graph=False, dict capt
                 node._check_versions()
             if type(grad) is _Lazy and not node.fuses:
                 grad = grad.materialize()
-            in_grads = node.backward(grad)
+            try:
+                in_grads = node.backward(grad)
+            except MemoryError as e:
+                raise RuntimeError(_alloc_message(e)) from None
             grad = None
             if not retain_graph and node._saved is not None:
                 node._saved = False

@@ -998,3 +998,10 @@ def test_setitem_into_an_expand_as_torch():
         with pytest.raises(RuntimeError, match="more than one element of the written-to tensor"):
             e[index] = 3.25
         assert x.item() == 2.0
+
+
+def test_an_op_that_cannot_get_its_memory_raises_torchs_runtime_error():
+    a = pad.ones(10 ** 6, requires_grad=True).reshape(-1, 1)
+    with pytest.raises(RuntimeError, match=r"^DefaultCPUAllocator: can't allocate memory: you tried to allocate "
+                                           r"4000000000000 bytes"):
+        a * pad.ones(1, 10 ** 6)   # 4 TB
