@@ -1005,3 +1005,15 @@ def test_an_op_that_cannot_get_its_memory_raises_torchs_runtime_error():
     with pytest.raises(RuntimeError, match=r"^DefaultCPUAllocator: can't allocate memory: you tried to allocate "
                                            r"4000000000000 bytes"):
         a * pad.ones(1, 10 ** 6)   # 4 TB
+
+
+def test_index_put_of_a_tensor_of_another_dtype_as_torch():
+    x = pad.zeros(6, dtype=pad.int64)
+    with pytest.raises(RuntimeError, match="^Index put requires the source and destination dtypes match, got Long "
+                                           "for the destination and Float for the source.$"):
+        x[[0, 1]] = pad.tensor(2.0)
+    with pytest.raises(RuntimeError, match="got Float for the destination and Double for the source"):
+        pad.zeros(6)[pad.tensor([0, 2])] = pad.tensor([1.0, 2.0], dtype=pad.float64)
+    x[pad.tensor([True, False, True, False, False, False])] = pad.tensor(2.5)   # masked_fill_: converts
+    x[[3, 4]] = 7.5                                                              # a Python number converts
+    assert x.tolist() == [2, 0, 2, 7, 7, 0]

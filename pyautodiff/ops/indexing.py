@@ -6,7 +6,7 @@ import numpy as np
 
 from ..autograd.graph import Node
 from ..autograd.grad_mode import STATE
-from ..tensor import Tensor, _OVERLAP_MSG, _internal_overlap, writable
+from ..tensor import Tensor, _OVERLAP_MSG, _SCALAR_NAMES, _internal_overlap, writable
 from .fusion import flush_pending
 from .shape import _share_version
 
@@ -280,6 +280,15 @@ _EXPANDED_WRITE_MSG = ("Use of %s on expanded tensors is deprecated. Please clon
                        "performing this operation. This also applies to advanced indexing e.g. %s")
 
 
+def _single_mask(index):
+    """Is the index one bool tensor (torch then writes a 0-d value with masked_fill_)?"""
+    if isinstance(index, tuple):
+        if len(index) != 1:
+            return False
+        index = index[0]
+    return isinstance(index, Tensor) and index._raw.dtype == np.bool_
+
+
 def setitem(t, index, value):
     _check_0d(t, index)
     index = _bool_scalars_as_views(index)
@@ -302,6 +311,11 @@ def setitem(t, index, value):
     if isinstance(value, Tensor):
         v = value._data
         needs = value.requires_grad and STATE.enabled
+        if advanced and v.dtype != t._raw.dtype and not (v.ndim == 0 and _single_mask(index)):
+            # index_put_ (masked_fill_ for one mask and a 0-d value, which converts)
+            raise RuntimeError(f"Index put requires the source and destination dtypes match, got "
+                               f"{_SCALAR_NAMES[t._raw.dtype.name]} for the destination and "
+                               f"{_SCALAR_NAMES[v.dtype.name]} for the source.")
     else:
         v = value
         needs = False
