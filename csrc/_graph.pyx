@@ -198,7 +198,12 @@ cdef class Node:
                 if t._base is not None and t._version[0] != t._view_at:
                     _refresh_view(t, False)  # its base changed in place: re-derive its history
                 raw = t._raw
-                if type(raw) is not _ndarray and type(raw) is _Lazy and (not node.fuses or not raw.shape):
+                if type(raw) is not _ndarray and type(raw) is _Lazy and (
+                        not node.fuses or not raw.shape
+                        # a pending chain as the second operand of a smaller first one
+                        # (`s * y`, s 0-d): a broadcast, which the fused ops do not take
+                        or i > 0 and type(arrays[0]) is _ndarray and
+                        (<object>arrays[0]).shape != raw.shape):
                     raw = t._raw = raw.materialize()  # this op wants an ndarray (or: a pending 0-d sum)
                 arrays[i] = raw
                 if t._requires_grad:

@@ -245,3 +245,52 @@ def test_pending_mean_keeps_value_across_inplace_change():
     x.mul_(0)
     assert m.item() == pytest.approx(float(want), rel=1e-6)
     assert m.item() != 0
+
+
+OPERANDS = [0, 1, -1, 2, 0.5, -0.5, 3, -2, 2.5, -0.1, True, float("nan"), float("inf"),
+            "0-d", "0-d float64", "(1,)", "same", "same float64"]
+BINARY_OPS = {
+    "add": lambda y, s: y + s, "radd": lambda y, s: s + y, "sub": lambda y, s: y - s,
+    "rsub": lambda y, s: s - y, "mul": lambda y, s: y * s, "rmul": lambda y, s: s * y,
+    "div": lambda y, s: y / s, "rdiv": lambda y, s: s / y, "pow": lambda y, s: y ** s,
+    "rpow": lambda y, s: s ** y, "add_alpha": lambda y, s: pad.add(y, s, alpha=2),
+}
+
+
+def _operand_value(spec, rng):
+    if not isinstance(spec, str):
+        return spec
+    return {"0-d": lambda: pad.tensor(2.0), "0-d float64": lambda: pad.tensor(2.0, dtype=pad.float64),
+            "(1,)": lambda: pad.tensor([1.25]),
+            "same": lambda: pad.tensor(rng.uniform(0.5, 2, N).astype(np.float32)),
+            "same float64": lambda: pad.tensor(rng.uniform(0.5, 2, N))}[spec]()
+
+
+@pytest.mark.parametrize("name", sorted(BINARY_OPS))
+def test_pending_chains_as_either_operand_of_any_binary_op(name, unfused, monkeypatch):
+    """A pending chain meets every kind of other operand (numbers that take the ops' special
+    paths, 0-d / broadcast / other-dtype tensors) on either side: no error, and the values
+    and gradients of unfused evaluation (a Lazy once reached numpy: `tensor(2.) * y` failed)."""
+    def run():
+        out = []
+        for spec in OPERANDS:
+            rng = np.random.default_rng(3)
+            x = pad.tensor(data(20), requires_grad=True)
+            s = _operand_value(spec, rng)
+            try:
+                with np.errstate(all="ignore"):
+                    r = BINARY_OPS[name](x * 1.5 + 0.25, s)
+                    (r * 1.0 + 1).sum().backward()
+            except RuntimeError as e:  # torch's errors (x - True), the same both ways
+                out.append((str(e), None))
+                continue
+            out.append((r.detach().numpy().copy(), x.grad.numpy().copy()))
+        return out
+    fused = run()
+    unfused()
+    for (rf, gf), (ru, gu) in zip(fused, run()):
+        if gu is None:
+            assert rf == ru
+            continue
+        np.testing.assert_array_equal(rf, ru)
+        np.testing.assert_array_equal(gf, gu)

@@ -509,11 +509,12 @@ class PowBackward2(Node):
 
     def forward(self, base, a, dt):
         self.log_base = math.log(base) if base > 0 else (float("-inf") if base == 0 else float("nan"))
-        if a.size >= FUSE_MIN and self.log_base > float("-inf"):
-            r = _fused(None, F.RPOW_C, a, base, dt)
-            if r is not None:
-                self.save(r)
-                return r
+        if a.size >= FUSE_MIN:
+            if self.log_base > float("-inf"):
+                r = _fused(None, F.RPOW_C, a, base, dt)
+                if r is not None:
+                    self.save(r)
+                    return r
             a = _m(a)
         out = K.rpow_scalar(base, a) if a.dtype is dt else None
         if out is None:
