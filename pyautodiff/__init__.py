@@ -19,7 +19,8 @@ from .random import manual_seed, seed, initial_seed, get_rng_state, set_rng_stat
 from .random import default_generator
 from .autograd import no_grad, enable_grad, set_grad_enabled, is_grad_enabled, inference_mode
 from . import autograd
-from .ops.elementwise import add, sub, mul, div, neg, pow, exp, log, relu, clone, rsub
+from .ops.elementwise import add, sub, mul, div, neg, pow, exp, log, relu, clone, rsub  # noqa: F401
+from .ops.elementwise import memory_format, preserve_format, contiguous_format  # noqa: F401
 from .ops.reduction import sum, mean
 from .ops.linalg import matmul, mm, mv, dot
 from .ops.shape import reshape, t, permute, transpose

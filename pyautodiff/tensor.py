@@ -423,7 +423,7 @@ class Tensor(_G.TensorBase):
         return self
 
     def contiguous(self, memory_format=None):
-        return self if self._data.flags.c_contiguous else _ew.clone(self)
+        return self if self._data.flags.c_contiguous else _ew.clone(self, memory_format=_ew.contiguous_format)
 
     # ------------------------------------------------------------------ arithmetic
 
@@ -519,7 +519,7 @@ class Tensor(_G.TensorBase):
         return _ew.relu(self)
 
     def clone(self, *, memory_format=None):
-        return _ew.clone(self)
+        return _ew.clone(self, memory_format=memory_format)
 
     def sum(self, dim=None, keepdim=False, *, dtype=None):
         return _red.sum(self, dim, keepdim, dtype=dtype)

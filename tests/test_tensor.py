@@ -1017,3 +1017,17 @@ def test_index_put_of_a_tensor_of_another_dtype_as_torch():
     x[pad.tensor([True, False, True, False, False, False])] = pad.tensor(2.5)   # masked_fill_: converts
     x[[3, 4]] = 7.5                                                              # a Python number converts
     assert x.tolist() == [2, 0, 2, 7, 7, 0]
+
+
+def test_clone_preserves_a_transposes_layout_as_torch():
+    x = pad.arange(12.0, requires_grad=True).reshape(4, 3).t()
+    c = x.clone()
+    assert c.stride() == (1, 3) and not c.is_contiguous() and c.float().stride() == (1, 3)
+    with pytest.raises(RuntimeError, match="view size is not compatible with input tensor's size and stride"):
+        c.view(-1)
+    assert x.clone(memory_format=pad.contiguous_format).stride() == (4, 1)
+    assert x[:, ::2].clone().stride() == (1, 3)     # not dense: dense in the same order
+    leaf = pad.arange(12.0, requires_grad=True)
+    leaf.reshape(4, 3).t().clone().sum().backward()
+    assert leaf.grad.tolist() == [1.0] * 12 and c.grad_fn.name() == "CloneBackward0"
+    assert repr(pad.preserve_format) == "torch.preserve_format"

@@ -593,8 +593,16 @@ class ReluBackward0(Node):
 
 
 class CloneBackward0(Node):
-    def forward(self, a):
-        return a.copy()
+    def forward(self, a, order="K"):
+        if order == "C" or a.flags.c_contiguous and 1 not in a.shape:
+            return a.copy()
+        # (numpy calls an array with odd strides on its size-1 dims contiguous: torch keeps them)
+        # torch's preserve_format: the strides of a (non-overlapping, dense) transpose are kept
+        out = np.empty(a.size, a.dtype)
+        it = a.itemsize
+        out = np.lib.stride_tricks.as_strided(out, a.shape, [s * it for s in _dense_strides(a)])
+        out[...] = a
+        return out
 
     def backward(self, g):
         return g
@@ -778,8 +786,73 @@ def relu(a):
     return ReluBackward0.apply(a)
 
 
+def _dense_strides(a):
+    """The element strides torch gives a copy of `a` that preserves its layout
+    (infer_dense_strides: dims ordered by stride, zero strides and ties as contiguous)."""
+    n = a.ndim
+    st = [s // a.itemsize for s in a.strides]
+    sh = a.shape
+    # non-overlapping and dense (a permuted contiguous block): its own strides
+    dims = sorted(range(n), key=lambda d: (sh[d] < 2, st[d]))
+    need = 1
+    for d in dims:
+        if sh[d] < 2:
+            return st
+        if st[d] != need:
+            break
+        need *= sh[d]
+    else:
+        return st
+    perm = list(range(n - 1, -1, -1))  # perm[0]: the fastest dim
+
+    def should_swap(d0, d1):
+        s0, s1 = st[d0], st[d1]
+        if s0 == 0 or s1 == 0:
+            return 0
+        if s0 != s1:
+            return -1 if s0 < s1 else 1
+        return 1 if sh[d0] > sh[d1] else 0
+    for i in range(1, n):
+        d1 = i
+        for j in range(1, i + 1):
+            d0 = i - j
+            c = should_swap(perm[d0], perm[d1])
+            if c > 0:
+                perm[d0], perm[d1] = perm[d1], perm[d0]
+                d1 = d0
+            elif c < 0:
+                break
+    out = [0] * n
+    cur = 1
+    for d in perm:
+        out[d] = cur
+        if sh[d] > 1:
+            cur *= sh[d]
+    return out
+
+
 def clone(a, *, memory_format=None):
-    return CloneBackward0.apply(a)
+    if memory_format is None or memory_format is preserve_format:
+        return CloneBackward0.apply(a)
+    if memory_format is not contiguous_format:
+        raise RuntimeError(f"clone: unsupported memory format {memory_format} (pyautodiff has "
+                           "preserve_format and contiguous_format)")
+    return CloneBackward0.apply(a, "C")
+
+
+class memory_format:
+    """torch.memory_format: how clone() lays its result out."""
+    __slots__ = ("name",)
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return f"torch.{self.name}"
+
+
+preserve_format = memory_format("preserve_format")
+contiguous_format = memory_format("contiguous_format")
 
 
 def to_dtype(a, dtype, copy=False):
