@@ -1038,3 +1038,18 @@ def test_float64_0d_operand_keeps_the_gradient_float32():
         assert y.dtype == pad.float32
         y.sum().backward()
         assert x.grad.dtype == pad.float32 and x.grad.tolist() == [0.5] * 3
+
+
+def test_in_place_through_views_of_a_transposed_clone():
+    """clone() keeps a transpose's layout: views of it written in place are still recorded
+    (CopySlices over a non-C-contiguous base); values and gradients as torch gives them."""
+    x0 = pad.arange(6.0, requires_grad=True)
+    b = (x0.reshape(2, 3) * 1).t().clone()          # (3, 2), strides (1, 3)
+    assert b.stride() == (1, 3)
+    b[:, 1] = pad.tensor([7.0, 8.0, 9.0])
+    v = b[1:, :]
+    v.add_(v * 2)
+    assert grad_fn_name(b) == "CopySlices" and grad_fn_name(v) == "AsStridedBackward0"
+    (b * pad.arange(6.0).reshape(3, 2)).sum().backward()
+    assert b.tolist() == [[0.0, 7.0], [3.0, 24.0], [6.0, 27.0]]
+    assert x0.grad.tolist() == [0.0, 6.0, 12.0, 0.0, 0.0, 0.0]

@@ -154,24 +154,54 @@ def _root(a):
     return a
 
 
+def _dense(a):
+    """Non-overlapping and dense with positive strides (a permuted contiguous block, which a
+    C-contiguous array is): its memory is one block starting at its data pointer."""
+    if a.flags.c_contiguous or a.flags.f_contiguous:
+        return True
+    dims = sorted((st, n) for st, n in zip(a.strides, a.shape) if n > 1)
+    need = a.itemsize
+    for st, n in dims:
+        if st != need:
+            return False
+        need *= n
+    return True
+
+
 def view_geometry(view, base):
-    """(byte offset, shape, strides) of the ndarray `view` inside the C-contiguous ndarray `base`
-    whose memory it views, or None when that does not hold (then the view is not tracked)."""
-    if not base.flags.c_contiguous:
+    """(byte offset, shape, strides, base strides) of the ndarray `view` inside the dense
+    ndarray `base` whose memory it views, or None when that does not hold (then the view is
+    not tracked).  Gradients of the base are laid out as the base for the offsets to hold."""
+    if not _dense(base):
         return None
     if view.size == 0:  # an empty view (x[1:] of one row) shares no bytes: same root array?
-        return (0, view.shape, view.strides) if _root(view) is _root(base) else None
+        return (0, view.shape, view.strides, base.strides) if _root(view) is _root(base) else None
     if not np.may_share_memory(view, base):
         return None
     off = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
     if off < 0 or off >= max(base.nbytes, 1):
         return None
-    return off, view.shape, view.strides
+    return off, view.shape, view.strides, base.strides
 
 
 def _region(arr, geom):
-    off, shape, strides = geom
-    return np.ndarray(shape, arr.dtype, buffer=arr, offset=off, strides=strides)
+    """The view of geometry `geom` in `arr` (laid out as the base the geometry was taken in)."""
+    off, shape, strides, _ = geom
+    buf = arr if arr.flags.c_contiguous else arr.ravel(order="K")  # (a view: arr is dense)
+    return np.ndarray(shape, arr.dtype, buffer=buf, offset=off, strides=strides)
+
+
+def _like_base(g, geom, shape, fill=None):
+    """A new array of `shape` laid out as the base of `geom` (its strides), holding g (or
+    `fill`)."""
+    bstrides = geom[3]
+    out = np.empty(g.size if fill is None else int(np.prod(shape)), g.dtype)
+    if len(shape) and out.size:
+        out = np.lib.stride_tricks.as_strided(out, shape, bstrides)
+    else:
+        out = out.reshape(shape)
+    out[...] = g if fill is None else fill
+    return out
 
 
 class CopySlices(Node):
@@ -186,10 +216,8 @@ class CopySlices(Node):
     def backward(self, g):
         if g.dtype != self.dtype:  # the geometry is in bytes of the base's dtype
             g = g.astype(self.dtype)
-        if not g.flags.c_contiguous:  # (np.ascontiguousarray would make a 0-d g 1-d)
-            g = g.copy()
-        gv = _region(g, self.geom).copy()
-        gb = g.copy()
+        gb = _like_base(g, self.geom, g.shape)  # a fresh copy, laid out as the base
+        gv = _region(gb, self.geom).copy()
         _region(gb, self.geom)[...] = 0
         return gb, gv, None
 
@@ -205,6 +233,6 @@ class AsStridedBackward0(Node):
         return _region(base, geom)
 
     def backward(self, g):
-        gb = np.zeros(self.shape, g.dtype)
+        gb = _like_base(g, self.geom, self.shape, fill=0)
         _region(gb, self.geom)[...] = g
         return gb, None
