@@ -767,3 +767,14 @@ def test_bool_matmul_of_empty_operands_is_allowed_as_torch():
         assert y.shape == shape and y.dtype == pad.bool and not y.any()
     with pytest.raises(NotImplementedError, match="\"dot\" not implemented for 'Bool'"):
         pad.ones(0, dtype=pad.bool) @ pad.ones(0, dtype=pad.bool)
+
+
+def test_reshape_of_a_viewable_non_contiguous_tensor_is_a_reshape_alias_as_torch():
+    x = pad.tensor(2.0, requires_grad=True)
+    assert grad_fn_name(x.expand(3).reshape(-1)) == "ReshapeAliasBackward0"
+    y = pad.ones(2, 3, 4, requires_grad=True) * 1
+    r = y.permute(1, 0, 2).reshape(3, 2, 4)
+    assert grad_fn_name(r) == "ReshapeAliasBackward0" and r.stride() == (4, 12, 1)
+    assert grad_fn_name(y.reshape(6, 4)) == "ViewBackward0"                   # contiguous: a view
+    assert grad_fn_name(y.permute(1, 0, 2).reshape(-1)) == "UnsafeViewBackward0"  # a copy
+    r.sum().backward()

@@ -81,10 +81,16 @@ def view(t, shape):
     return _share_version(ViewBackward0.apply(t, shape), t)
 
 
+class ReshapeAliasBackward0(ViewBackward0):
+    """reshape of a non-contiguous tensor that can still be viewed (torch's _reshape_alias)."""
+
+
 def reshape(t, shape):
     shape = _infer(_shape_arg(shape), t._data.size)
-    if t._data.flags.c_contiguous or _viewable(t._data, shape):
+    if t._data.flags.c_contiguous:
         return _share_version(ViewBackward0.apply(t, shape), t)
+    if _viewable(t._data, shape):
+        return _share_version(ReshapeAliasBackward0.apply(t, shape), t)
     return UnsafeViewBackward0.apply(t, shape)
 
 
