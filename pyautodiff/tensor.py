@@ -674,8 +674,10 @@ class Tensor(_G.TensorBase):
                                "operation.")
         _fusion.flush_reading(self._raw)  # pending lazy chains may read memory about to change
 
-    def _inplace_result(self, result):
-        """Make `self` hold `result` (computed out of place) as an in-place op would."""
+    def _inplace_result(self, result, write=None):
+        """Make `self` hold `result` (computed out of place) as an in-place op would.  `write`:
+        for an expand() (elements sharing memory), a callable writing the op's elements into
+        memory itself (torch's index_put_ there), instead of copying `result` in."""
         r = result._data
         if r.shape != self._raw.shape:
             raise RuntimeError(f"output with shape {list(self._raw.shape)} doesn't match the broadcast shape "
@@ -684,7 +686,7 @@ class Tensor(_G.TensorBase):
             raise RuntimeError(f"result type {_SCALAR_NAMES[r.dtype.name]} can't be cast to the "
                                f"desired output type {_SCALAR_NAMES[self._raw.dtype.name]}")
         if self.requires_grad and _GRAD.enabled or result.requires_grad:
-            if self._base is not None and self._inplace_through_view(result):
+            if self._base is not None and self._inplace_through_view(result, write):
                 return self
             # the graph continues from the new node: self takes the result's history.  The values
             # are written into self's memory, so that views of self see them; what the op saved
@@ -695,7 +697,10 @@ class Tensor(_G.TensorBase):
                 _privatize_saved(node, d)
                 np.copyto(d, result._data, casting="unsafe")
             elif _internal_overlap(d):  # (only read-only arrays overlap: expand())
-                raise RuntimeError(_OVERLAP_MSG)
+                if write is None:
+                    raise RuntimeError(_OVERLAP_MSG)
+                _privatize_saved(node, d)
+                write()
             else:
                 self._data = result._data if result._data.dtype == self._raw.dtype else \
                     result._data.astype(self._raw.dtype)
@@ -726,7 +731,7 @@ class Tensor(_G.TensorBase):
         self._version[0] += 1
         return self
 
-    def _inplace_through_view(self, result):
+    def _inplace_through_view(self, result, write=None):
         """An in-place op with autograd on a view: write the values into the shared memory (the
         base and its views see them), record the write in the base's history (CopySlices), and
         re-derive the view from the new base.  False when the view can't be tracked."""
@@ -736,10 +741,13 @@ class Tensor(_G.TensorBase):
         geom = _shape.view_geometry(V, B)
         if geom is None:
             return False
-        if _internal_overlap(V):
-            raise RuntimeError(_OVERLAP_MSG)
         _privatize_saved(result.grad_fn, V)  # the op's saved old values are about to be overwritten
-        np.copyto(_write_alias(V), result._data, casting="unsafe")
+        if _internal_overlap(V):
+            if write is None:
+                raise RuntimeError(_OVERLAP_MSG)
+            write()
+        else:
+            np.copyto(_write_alias(V), result._data, casting="unsafe")
         self._version[0] += 1
         written = _shape.CopySlices.apply(base, result, geom)
         base.grad_fn = written.grad_fn

@@ -1053,3 +1053,17 @@ def test_in_place_through_views_of_a_transposed_clone():
     (b * pad.arange(6.0).reshape(3, 2)).sum().backward()
     assert b.tolist() == [[0.0, 7.0], [3.0, 24.0], [6.0, 27.0]]
     assert x0.grad.tolist() == [0.0, 6.0, 12.0, 0.0, 0.0, 0.0]
+
+
+def test_setitem_through_an_expand_of_a_tensor_with_history_as_torch():
+    """torch writes advanced-index setitem into an expand() of a tensor that requires grad
+    (with its deprecation warning), records CopySlices, and refuses it in backward."""
+    s0 = pad.tensor([1.5, -2.0], dtype=pad.float64, requires_grad=True)
+    s = s0 * 3
+    e = s.reshape(2, 1).expand(2, 3)
+    with pytest.warns(UserWarning, match="Use of masked_fill_ on expanded tensors is deprecated"):
+        e[pad.tensor([[True, False, True], [False, False, True]])] = 7.0
+    assert e.tolist() == [[7.0] * 3] * 2 and s.tolist() == [7.0, 7.0]
+    assert grad_fn_name(s) == "CopySlices" and grad_fn_name(e) == "AsStridedBackward0"
+    with pytest.raises(RuntimeError, match="more than one element of the written-to tensor refers to a single"):
+        e.sum().backward()

@@ -321,12 +321,8 @@ def setitem(t, index, value):
         needs = False
     flush_pending()  # pending lazy chains may read the memory written here
     try:
-        if needs or (t.requires_grad and STATE.enabled):
-            node = IndexPutBackward0 if advanced else CopySlices
-            r = node.apply(t, value if isinstance(value, Tensor) else v, idx)
-            t._inplace_result(r)
-            return
         d = t._data
+        w = None
         if not d.flags.writeable and _internal_overlap(d):  # an expand()
             if advanced:
                 # torch writes the indexed elements (those sharing memory: the last one wins),
@@ -341,6 +337,12 @@ def setitem(t, index, value):
             w = writable(d)
             if w is d:  # (memory of the user's, read-only)
                 raise RuntimeError(_OVERLAP_MSG)
+        if needs or (t.requires_grad and STATE.enabled):
+            node = IndexPutBackward0 if advanced else CopySlices
+            r = node.apply(t, value if isinstance(value, Tensor) else v, idx)
+            t._inplace_result(r, None if w is None else (lambda: w.__setitem__(idx, v)))
+            return
+        if w is not None:
             d = w
         d[idx] = v
     except IndexError as e:

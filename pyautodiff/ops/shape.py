@@ -222,6 +222,13 @@ class CopySlices(Node):
     def backward(self, g):
         if g.dtype != self.dtype:  # the geometry is in bytes of the base's dtype
             g = g.astype(self.dtype)
+        _, vshape, vstrides, _ = self.geom
+        if any(st == 0 and n > 1 for n, st in zip(vshape, vstrides)):
+            # torch copies the result into the view's slice of the gradient: refused when its
+            # elements share memory (a write through an expand())
+            raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
+                               "refers to a single memory location. Please clone() the tensor before "
+                               "performing the operation.")
         gb = _like_base(g, self.geom, g.shape)  # a fresh copy, laid out as the base
         gv = _region(gb, self.geom).copy()
         _region(gb, self.geom)[...] = 0
