@@ -3,6 +3,8 @@
 installed, values, gradients and grad_fn names against torch side by side."""
 import math
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -778,3 +780,18 @@ def test_reshape_of_a_viewable_non_contiguous_tensor_is_a_reshape_alias_as_torch
     assert grad_fn_name(y.reshape(6, 4)) == "ViewBackward0"                   # contiguous: a view
     assert grad_fn_name(y.permute(1, 0, 2).reshape(-1)) == "UnsafeViewBackward0"  # a copy
     r.sum().backward()
+
+
+@pytest.mark.parametrize("sa, sb, da, db, err, msg", [
+    ((2, 3), (3,), "float32", "float64", RuntimeError,
+     "addmv input tensors must have the same dtype, but got Double, Float, and Double"),
+    ((2, 2, 3), (3,), "int64", "float32", RuntimeError,
+     "addmv input tensors must have the same dtype, but got Float, Long, and Float"),
+    ((2, 2, 3), (2, 3, 2), "float32", "int64", RuntimeError, "expected scalar type Float but found Long"),
+    ((4, 2), (2, 2, 2), "bool", "float32", NotImplementedError, "\"bmm\" not implemented for 'Bool'"),
+    ((2, 2, 3), (3, 2), "float32", "float64", RuntimeError,
+     "expected m1 and m2 to have the same dtype, but got: float != double"),
+])
+def test_matmul_of_mixed_dtypes_has_the_message_of_torchs_kernel(sa, sb, da, db, err, msg):
+    with pytest.raises(err, match=re.escape(msg)):
+        pad.ones(sa, dtype=getattr(pad, da)) @ pad.ones(sb, dtype=getattr(pad, db))

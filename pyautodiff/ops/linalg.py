@@ -91,9 +91,13 @@ _FoldedTransposed = type("TransposeBackward0", (BmmBackward0,), {"__doc__": "as 
 _SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}
 
 
-def _check(a, b):
+def _check_type(b):
     if not isinstance(b, Tensor):
         raise TypeError(f"matmul(): argument 'other' (position 1) must be Tensor, not {type(b).__name__}")
+
+
+def _check(a, b):
+    _check_type(b)
     if a.dtype is not b.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: {_cname(a.dtype)} != {_cname(b.dtype)}")
 
@@ -108,7 +112,7 @@ def _no_bool(a, kernel, b=None):
 def matmul(a, b):
     if isinstance(b, Tensor) and a._data.ndim == 1 and b._data.ndim == 1:
         return dot(a, b)
-    _check(a, b)
+    _check_type(b)
     da, db = a._data.ndim, b._data.ndim
     if da == 0 or db == 0:
         raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are {da}D and {db}D")
@@ -119,6 +123,7 @@ def matmul(a, b):
     if da == 2 and db == 2:
         return mm(a, b)
     if da == 1 and db == 2:
+        _check(a, b)
         return _mm_1d2d(a, b)
     from .elementwise import _check_broadcast  # torch's "The size of tensor a (2) must match ..."
     _check_broadcast(np.broadcast_to(0, a._data.shape[:-2] if da > 1 else ()),
@@ -132,6 +137,17 @@ def matmul(a, b):
         elif sb[0] == 1 and sa[0] != 1 and b.requires_grad:
             mb = mb[0]
     folded = _folds(ma, mb, a.requires_grad, b.requires_grad)
+    if a.dtype is not b.dtype:  # the message of the mm / mv / bmm torch computes it with
+        if folded and min(ma.ndim, mb.ndim) == 1:   # (mv checks the sizes first)
+            _check_inner(ma, mb, folded)
+            vec, mat = (b, a) if mb.ndim == 1 else (a, b)
+            _addmv_dtypes(mat, vec)
+        if folded:
+            m1, m2 = (a, b) if ma.ndim >= mb.ndim else (b, a)
+            _check(m1, m2)
+        _no_bool(a, "bmm")
+        raise RuntimeError(f"expected scalar type {_SCALAR_NAMES[a.dtype.name]} but found "
+                           f"{_SCALAR_NAMES[b.dtype.name]}")
     _check_inner(ma, mb, folded)
     if folded:
         _no_bool(a, "addmv_impl_cpu" if min(ma.ndim, mb.ndim) == 1 else "addmm_impl_cpu_", b)
@@ -212,13 +228,20 @@ def mm(a, b):
     return MmBackward0.apply(a, b)
 
 
+def _addmv_dtypes(mat, vec):
+    if mat.dtype is not vec.dtype:
+        v, m = _SCALAR_NAMES[vec.dtype.name], _SCALAR_NAMES[mat.dtype.name]
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got {v}, {m}, and {v}")
+
+
 def mv(a, b):
-    _check(a, b)
+    _check_type(b)
     if a._data.ndim != 2 or b._data.ndim != 1:
         raise RuntimeError(f"vector + matrix @ vector expected, got {a._data.ndim}, {b._data.ndim}")
     if a._data.shape[1] != b._data.shape[0]:
         raise RuntimeError(f"size mismatch, got input ({a._data.shape[0]}), mat ({a._data.shape[0]}x"
                            f"{a._data.shape[1]}), vec ({b._data.shape[0]})")
+    _addmv_dtypes(a, b)
     _no_bool(a, "addmv_impl_cpu", b)  # (after the sizes, as torch)
     return MvBackward0.apply(a, b)
 
