@@ -2,7 +2,6 @@
 (pyautodiff.autograd.gradcheck), on random shapes including broadcasting; and, where PyTorch is
 installed, values, gradients and grad_fn names against torch side by side."""
 import math
-
 import re
 
 import numpy as np
