@@ -147,3 +147,17 @@ def test_softmax_of_a_0d_view_stays_0d():
         for fn in ("softmax", "log_softmax"):
             y = getattr(x[0], fn)(0)
             assert tuple(y.shape) == () and y.stride() == ()
+
+
+def test_zero_base_power_times_an_infinite_gradient_as_torch():
+    """0 ** x: torch's factor is 0 where x >= 0, multiplied by the incoming gradient, so an
+    infinite gradient gives nan there (it was masked to 0 after the product)."""
+    a = np.array([-1.0, 0.0, 0.5, 2.0])
+    out = []
+    for T in (pad, torch):
+        x = T.tensor(a, requires_grad=True)
+        y = 0 ** x
+        (T.tensor(3.0, dtype=T.float64) / y).sum().backward()   # gradient -3 / y**2: -inf where y = 0
+        out.append(x.grad.numpy())
+    _same(out[0], out[1], "rpow base 0 float64 grad")
+    assert np.isnan(out[0][2:]).all()

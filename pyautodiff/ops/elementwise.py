@@ -532,9 +532,12 @@ class PowBackward2(Node):
         g = _m(g)
         y = _m(y)
         with np.errstate(all="ignore"):
-            gb = g * y * y.dtype.type(self.log_base)
-            if self.log_base == float("-inf"):  # base 0: torch's gradient is 0 where exponent >= 0
-                gb = np.where(y <= 1, y.dtype.type(0), gb)
+            if self.log_base == float("-inf"):
+                # base 0: torch's factor is 0 where exponent >= 0 (y <= 1), then times grad (so
+                # an infinite grad gives nan there)
+                gb = g * np.where(y <= 1, y.dtype.type(0), y * y.dtype.type(self.log_base))
+            else:
+                gb = g * y * y.dtype.type(self.log_base)
         return None, gb, None
 
 
