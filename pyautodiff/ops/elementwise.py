@@ -367,17 +367,21 @@ class DivBackward0(Node):
             if v is not None:
                 return expand_scalar(np.true_divide(v, saved[0], dtype=g.dtype), g.shape, g.dtype), None, None
             out = K.div_scalar_backward(g, saved[0])
-            return (g / saved[0] if out is None else out), None, None
+            if out is None:
+                with np.errstate(all="ignore"):
+                    out = g / saved[0]
+            return out, None, None
         g = _dense(_m(g))
         a, b = _m(saved[0]), _m(saved[1])
         ga = gb = None
-        if self.needs_input_grad(0):
-            ga = g / b
-        if self.needs_input_grad(1):
-            if g.shape == a.shape == b.shape:
-                gb = K.div_backward_b(g, a, b)
-            if gb is None:
-                gb = -g * ((a / b) / b)
+        with np.errstate(all="ignore"):  # x / 0 -> inf, as torch, without numpy's warnings
+            if self.needs_input_grad(0):
+                ga = g / b
+            if self.needs_input_grad(1):
+                if g.shape == a.shape == b.shape:
+                    gb = K.div_backward_b(g, a, b)
+                if gb is None:
+                    gb = -g * ((a / b) / b)
         return ga, gb, None
 
 
