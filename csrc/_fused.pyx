@@ -216,7 +216,6 @@ cdef struct Instr:
     int pu1, pu2         # _PAIR: the two one-operand ops (fused_pairs.h), constants c and c2
     double c2            # (and _MUL2_C's second constant)
     double c1b, c2b      # _PAIR: the second constants of MUL2 ops
-    int sumidx           # _PAIR: >= 0, index in sums of its register, summed as it is made
 
 
 # Pair superinstructions (csrc/fused_pairs.h): an instruction whose result only the next one
@@ -228,10 +227,6 @@ cdef extern from "fused_pairs.h" nogil:
                   float* o, npy_intp n)
     void pair_f64(const double* a, int op1, double c1, double c1b, int op2, double c2,
                   double c2b, double* o, npy_intp n)
-    npy_intp pair_sum_f32(const float* a, int op1, float c1, float c1b, int op2, float c2,
-                          float c2b, float* o, npy_intp n, double* s)
-    npy_intp pair_sum_f64(const double* a, int op1, double c1, double c1b, int op2, double c2,
-                          double c2b, double* o, npy_intp n, double* s)
 
 cdef enum:
     _PAIR = 1000          # internal opcode: made by _pair_up, never accepted in a program
@@ -354,35 +349,6 @@ cdef void _fold_scalars(Instr* prog, int nins, const bint* isscal, const double*
             ins.op = _MUL2_C
 
 
-cdef void _fold_sums(Instr* prog, int nins, const int* sumreg, int nsum,
-                    bint* folded) noexcept:
-    """A pair whose register is summed (sums=), is not the result, and is neither read nor
-    written by any later instruction is summed as it is computed (fused_pairs.h pair_sum_*):
-    its values never go to the register (but for the last few of a leaf)."""
-    cdef int k, j, i, d
-    cdef bint later
-    for i in range(nsum):
-        folded[i] = False
-    for k in range(nins - 1):
-        prog[k].sumidx = -1
-        if prog[k].op != _PAIR:
-            continue
-        d = prog[k].dst
-        for i in range(nsum):
-            if sumreg[i] == d:
-                later = False
-                for j in range(k + 1, nins):
-                    if prog[j].dst == d or (prog[j].op != _PAIR and _reads(&prog[j], d)) or \
-                            (prog[j].op == _PAIR and prog[j].a == d):
-                        later = True
-                        break
-                if not later:
-                    prog[k].sumidx = i
-                    folded[i] = True
-                break
-    prog[nins - 1].sumidx = -1
-
-
 cdef struct Ctx:
     const Instr* prog
     int nins
@@ -397,7 +363,6 @@ cdef struct Ctx:
     bint red             # return the sum
     int nsum             # number of extra summed registers (sums=), distinct
     const int* sumreg    # their registers
-    const bint* sumfold  # per sum: accumulated by its pair instruction in _block (_fold_sums)
 
 
 # --------------------------------------------------------------------------------------------
@@ -783,11 +748,9 @@ cdef inline real* _opnd(const Ctx* cx, real* regs, int r, npy_intp lo) noexcept 
 
 
 cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
-                 real* final, double* acc, npy_intp* sdone) noexcept nogil:
+                 real* final) noexcept nogil:
     """Run the whole program on elements [lo, lo + n) (n <= cx.cap); the last instruction
-    writes into `final` when it is not NULL, else into its register.  A pair that sums its
-    register (sumidx) adds to acc[8 * (1 + sumidx)...] and tells in sdone[sumidx] how many
-    elements it summed."""
+    writes into `final` when it is not NULL, else into its register."""
     cdef int k, op
     cdef const Instr* ins
     cdef real* o
@@ -843,14 +806,6 @@ cdef void _block(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
             _exp_log(a, o, n, 2)
         elif op == _RDIV_C_BW:
             _k_rdiv_scalar_bw(a, _opnd(cx, regs, ins.b, lo), <real>ins.c, o, n)
-        elif op == _PAIR and ins.sumidx >= 0:
-            if real is float:
-                sdone[ins.sumidx] = pair_sum_f32(a, ins.pu1, <float>ins.c, <float>ins.c1b,
-                                                 ins.pu2, <float>ins.c2, <float>ins.c2b, o, n,
-                                                 acc + 8 * (1 + ins.sumidx))
-            else:
-                sdone[ins.sumidx] = pair_sum_f64(a, ins.pu1, ins.c, ins.c1b, ins.pu2, ins.c2,
-                                                 ins.c2b, o, n, acc + 8 * (1 + ins.sumidx))
         elif op == _PAIR:
             if real is float:
                 pair_f32(a, ins.pu1, <float>ins.c, <float>ins.c1b, ins.pu2, <float>ins.c2,
@@ -876,7 +831,6 @@ cdef void _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
     cdef real* p
     cdef double right[1 + _NREGS]
     cdef double acc[8 * (1 + _NREGS)]     # 8 accumulators per sum (pairwise_sum.h)
-    cdef npy_intp sdone[_NREGS]           # per sum folded into a pair: elements it summed
     if n > SUM_LEAF:
         m = (n >> 1) & ~(<npy_intp>7)
         _range(cx, regs, lo, m, tot)
@@ -902,7 +856,7 @@ cdef void _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
         final = NULL
         if cx.direct:
             final = (<real*>cx.out) + lo + pos
-        _block(cx, regs, lo + pos, b, final, acc, sdone)
+        _block(cx, regs, lo + pos, b, final)
         if cx.direct:
             res = final
         else:
@@ -918,7 +872,7 @@ cdef void _range(const Ctx* cx, real* regs, npy_intp lo, npy_intp n,
                 p = final   # the last instruction wrote straight into out: the register's value
             else:
                 p = regs + cx.sumreg[i] * cx.cap
-            done = sdone[i] if cx.sumfold[i] else _sum_run(acc + 8 * (1 + i), p, b)
+            done = _sum_run(acc + 8 * (1 + i), p, b)
             if last_piece:
                 tot[1 + i] = _sum_finish(acc + 8 * (1 + i), p + done, b - done)
         pos += b
@@ -1012,7 +966,6 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
     cdef Ctx cx
     cdef double tot[1 + _NREGS]
     cdef int sumreg[_NREGS]
-    cdef bint sumfold[_NREGS]
     cdef int nsum = 0
     cdef PyThreadState* ts = NULL
     cdef uintptr_t o0, o1, i0, i1
@@ -1113,7 +1066,6 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
             prog[k].pu1 = prog[k].pu2 = 0
             prog[k].c2 = 0.0
             prog[k].c1b = prog[k].c2b = 0.0
-            prog[k].sumidx = -1
             if _ARITY[op] == 3 or _USES_C[op]:
                 if isinstance(cv, bool) or not isinstance(cv, (int, float)):
                     raise TypeError(f"run(): instruction {k}: c must be a float, got "
@@ -1164,12 +1116,6 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
                     sval[j] = float((<cnp.ndarray>inputs[j]).reshape(-1)[0])
             _fold_scalars(prog, <int>nins, isscal, sval)
             nins = _pair_up(prog, <int>nins, sumreg, nsum)
-            _fold_sums(prog, <int>nins, sumreg, nsum, sumfold)
-        else:
-            for j in range(nins):
-                prog[j].sumidx = -1
-            for j in range(nsum):
-                sumfold[j] = False
 
         # ---- output ----
         if out is None and reduce != 1:
@@ -1242,7 +1188,6 @@ def run(program, inputs, npy_intp n, int dtype_num, out=None, int reduce=0,
         cx.red = reduce != 0
         cx.nsum = nsum
         cx.sumreg = sumreg
-        cx.sumfold = sumfold
 
         if n >= _NOGIL_MIN:
             ts = PyEval_SaveThread()

@@ -751,9 +751,10 @@ def test_pairs_keep_an_intermediate_that_is_read_later_or_summed(dt):
 
 
 @pytest.mark.parametrize("dt", [F32, F64])
-def test_a_pair_summed_as_it_is_computed_gives_the_bits_of_kernels_sum(dt):
-    """A summed register written last by a pair is summed inside the pair's loop (its values
-    never stored); finite data, so that a different order of additions would show."""
+def test_summed_registers_of_paired_programs_give_the_bits_of_kernels_sum(dt):
+    """Sums of registers written by pairs, over blocks and leaves of every size, equal
+    K.sum of the materialized register; finite data, so that a different order of additions
+    would show (the other sum tests draw nans)."""
     rng = np.random.default_rng(9)
     for n in (1, 7, 31, 33, 100, 2047, 2048, 2049, 5000, 3 * BLOCK + 5, 70001):
         x = rng.uniform(-3, 3, n).astype(dt)
