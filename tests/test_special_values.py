@@ -161,3 +161,27 @@ def test_zero_base_power_times_an_infinite_gradient_as_torch():
         out.append(x.grad.numpy())
     _same(out[0], out[1], "rpow base 0 float64 grad")
     assert np.isnan(out[0][2:]).all()
+
+
+LAYOUT_OPS = {
+    "mul_scalar": lambda T, b, c: b * 2.0, "exp": lambda T, b, c: b.exp(), "add_t": lambda T, b, c: b + T.ones(3, 2, 2),
+    "neg": lambda T, b, c: -b, "relu": lambda T, b, c: b.relu(), "double": lambda T, b, c: b.double(),
+    "clone": lambda T, b, c: b.clone(), "transposed_mul": lambda T, b, c: b.transpose(1, 2) * 1,
+    "broadcast_pair": lambda T, b, c: T.ones(1, 3).expand(4, 3) * T.ones(4, 1), "pow": lambda T, b, c: b.pow(2),
+    "expand_of_t_exp": lambda T, b, c: c.expand(2, 3, 2).exp(), "t_plus_c": lambda T, b, c: c + T.ones(3, 2),
+    "c_plus_t": lambda T, b, c: T.ones(3, 2) + c, "bool_times_0d": lambda T, b, c: T.ones(2, 2, dtype=T.bool).expand(3, -1, -1) * T.tensor(2.0),
+    "sub_t": lambda T, b, c: b - c.t(), "div": lambda T, b, c: b / 2, "sqrt": lambda T, b, c: b.sqrt(),
+    "clamp": lambda T, b, c: b.clamp(0, 1), "same": lambda T, b, c: b * b,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LAYOUT_OPS))
+def test_elementwise_result_strides_as_torch(name):
+    """Results of ops on expanded and transposed tensors are laid out as torch's
+    TensorIterator lays them out (a .view() afterwards works, or fails, alike)."""
+    got = []
+    for T in (pad, torch):
+        b = T.ones(2, 2).expand(3, -1, -1)
+        c = T.ones(2, 3).t()
+        got.append(LAYOUT_OPS[name](T, b, c).stride())
+    assert got[0] == got[1]
