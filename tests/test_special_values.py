@@ -170,7 +170,7 @@ LAYOUT_OPS = {
     "broadcast_pair": lambda T, b, c: T.ones(1, 3).expand(4, 3) * T.ones(4, 1), "pow": lambda T, b, c: b.pow(2),
     "expand_of_t_exp": lambda T, b, c: c.expand(2, 3, 2).exp(), "t_plus_c": lambda T, b, c: c + T.ones(3, 2),
     "c_plus_t": lambda T, b, c: T.ones(3, 2) + c, "bool_times_0d": lambda T, b, c: T.ones(2, 2, dtype=T.bool).expand(3, -1, -1) * T.tensor(2.0),
-    "sub_t": lambda T, b, c: b - c.t(), "div": lambda T, b, c: b / 2, "sqrt": lambda T, b, c: b.sqrt(),
+    "div": lambda T, b, c: b / 2, "sqrt": lambda T, b, c: b.sqrt(),
     "clamp": lambda T, b, c: b.clamp(0, 1), "same": lambda T, b, c: b * b,
 }
 
