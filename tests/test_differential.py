@@ -429,6 +429,7 @@ def run_program(data):
     tx = torch.tensor(arr, requires_grad=rg)
     leaves = [(px, tx)]
     log = [f"x = tensor({dtype}, shape={shape}, seed={seed}, requires_grad={rg})"]
+    gfn_exempt = False
     exact = True
     f32 = False
     zsign = True  # max/min of +0 and -0 may return either zero (torch's vectorized reductions)
@@ -466,7 +467,8 @@ def run_program(data):
         # KNOWN DIFFERENCE (not fixed yet): y[m] = v with m a 0-d bool tensor holding False is
         # a CopySlices over an empty view in torch (unsqueeze(0), then narrow to 0), an
         # IndexPutBackward0 in pyautodiff (a True m is a view write in both)
-        gfn = not (name.startswith("setitem[mask]") and px.ndim == 0)
+        gfn = not (name.startswith("setitem[mask]") and px.ndim == 0) and not (gfn_exempt and pr is px)
+        gfn_exempt = not gfn  # (an op that returns its input as is keeps the exemption)
         if name.startswith("setitem") and not tr.dtype.is_floating_point and tr.requires_grad \
                 and not pr.requires_grad:
             # KNOWN DIFFERENCE (not fixed yet): a 0-d value that requires grad written into an
