@@ -19,3 +19,20 @@ from .._C import G
 Node = G.Node
 AccumulateGrad = G.AccumulateGrad
 sum_to = G.sum_to
+
+
+def quiet(cls):
+    """Class decorator: the node's forward and backward run with numpy's floating-point
+    warnings off (torch computes inf and nan silently; numpy would warn).  For nodes whose
+    numpy formulas meet inf - inf, 0 * inf, x / 0 ...; the hot kernel paths do not need it."""
+    import functools
+
+    import numpy as np
+    for name in ("forward", "backward"):
+        f = cls.__dict__.get(name)
+        if f is not None:
+            def wrapped(self, *args, _f=f, **kw):
+                with np.errstate(all="ignore"):
+                    return _f(self, *args, **kw)
+            setattr(cls, name, functools.update_wrapper(wrapped, f))
+    return cls

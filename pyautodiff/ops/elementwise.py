@@ -12,7 +12,7 @@ from .._C import K, F
 from . import fusion
 from .fusion import FUSE_MIN, materialize as _m
 from .._dtype import get_default_dtype, promote_types, int64 as _int64
-from ..autograd.graph import Node
+from ..autograd.graph import Node, quiet
 from ..tensor import Tensor
 
 _F32 = np.dtype(np.float32)
@@ -460,6 +460,7 @@ class DivBackward0(Node):
         return ga, gb, None
 
 
+@quiet
 class ReciprocalBackward0(Node):
     def forward(self, a):
         out = np.reciprocal(a)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _dtype
 from .._C import K as _K
-from ..autograd.graph import Node
+from ..autograd.graph import Node, quiet
 from ..tensor import Tensor, Size, _wrap_dim
 from . import shape as _shape
 from .elementwise import result_dtype, mul as _mul, sub as _sub, to_dtype as _to_dtype
@@ -71,8 +71,9 @@ class SoftmaxBackward0(Node):
         self.dim = dim
         a = a if a.flags.c_contiguous else a.copy()  # torch computes on a contiguous copy
         m = a.max(axis=dim, keepdims=True, initial=-np.inf)  # (initial: an empty dim)
-        e = np.exp(a - m)
-        e /= e.sum(axis=dim, keepdims=True)
+        with np.errstate(invalid="ignore"):  # (inf - inf: nan, as torch, without a warning)
+            e = np.exp(a - m)
+            e /= e.sum(axis=dim, keepdims=True)
         self.save(e)
         return e
 
@@ -87,8 +88,9 @@ class LogSoftmaxBackward0(Node):
     def forward(self, a, dim):
         self.dim = dim
         a = a if a.flags.c_contiguous else a.copy()  # (as softmax: a contiguous result)
-        s = a - np.maximum.reduce(a, axis=dim, keepdims=True, initial=-np.inf)
-        with np.errstate(divide="ignore"):  # (log(0) of an empty dim: nothing to subtract it from)
+        # (inf - inf: nan, and log(0) of an empty dim, as torch, without numpy's warnings)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = a - np.maximum.reduce(a, axis=dim, keepdims=True, initial=-np.inf)
             s -= np.log(np.add.reduce(np.exp(s), axis=dim, keepdims=True))
         self.save(s)
         return s
@@ -237,6 +239,7 @@ class SqrtBackward0(Node):
             return g / (2 * y)
 
 
+@quiet
 class RsqrtBackward0(Node):
     def forward(self, a):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -283,6 +286,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0):
     return HardtanhBackward0.apply(input, min_val, max_val)
 
 
+@quiet
 class SiluBackward0(Node):
     def forward(self, a):
         self.save(a)
@@ -341,6 +345,7 @@ class LogSigmoidBackward0(Node):
             return (g * (1 - 1 / (1 + np.exp(-a)))).astype(g.dtype, copy=False)
 
 
+@quiet
 class ErfBackward0(Node):
     def forward(self, a):
         self.save(a)
@@ -364,6 +369,7 @@ def _erf_array(a):
     return out if out is not None else np.vectorize(math.erf, otypes=[a.dtype])(a)
 
 
+@quiet
 class GeluBackward0(Node):
     """torch's gelu formulas, operation by operation (exact erf form, or the tanh approximation)."""
     def forward(self, x, approximate):
@@ -800,6 +806,7 @@ def amin(input, dim=(), keepdim=False):
     return _amaxmin(input, dim, keepdim, False)
 
 
+@quiet
 class VarBackward0(Node):
     def forward(self, a, dims, correction, keepdim):
         self.dims = dims
@@ -836,6 +843,7 @@ class VarBackward0(Node):
             return (g * (2 / self.denom if self.denom else np.inf) * c).astype(g.dtype, copy=False), None, None, None
 
 
+@quiet
 class StdBackward0(VarBackward0):
     _name = "std"
 
@@ -888,6 +896,7 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     return _var_std(StdBackward0, input, dim, unbiased, keepdim, correction)
 
 
+@quiet
 class LogsumexpBackward0(Node):
     def forward(self, a, dims, keepdim):
         self.dims = dims
@@ -1547,6 +1556,7 @@ def _finish_loss(node, loss, w, reduction, dtype):
     return np.asarray(s / dtype.type(loss.size), dtype=dtype)
 
 
+@quiet
 class MseLossBackward0(Node):
     def forward(self, x, t, reduction, dt):
         d = x.astype(dt, copy=False) - t.astype(dt, copy=False)

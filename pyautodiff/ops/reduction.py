@@ -6,7 +6,7 @@ import numpy as np
 
 from .._C import K
 from .. import _dtype
-from ..autograd.graph import Node
+from ..autograd.graph import Node, quiet
 from ..tensor import _wrap_dim
 from .fusion import Lazy, reduction, SUM, MEAN
 from .elementwise import expand_scalar
@@ -72,6 +72,7 @@ def _dims(dim, ndim):
     return dims
 
 
+@quiet
 class SumBackward1(Node):
     def forward(self, a, dims, keepdim):
         self.shape = a.shape
@@ -87,6 +88,7 @@ class SumBackward1(Node):
         return np.broadcast_to(g, self.shape), None, None
 
 
+@quiet
 class MeanBackward1(Node):
     def forward(self, a, dims, keepdim):
         self.shape = a.shape
