@@ -884,9 +884,10 @@ def _write_alias(a):
 
 
 def writable(a):
-    """`a`, or for a read-only broadcast view (expand) of writable memory, a writable alias of
-    the same elements: writing one value through it is what torch does for fill_ / zero_."""
-    if a.flags.writeable or not _internal_overlap(a):
+    """`a`, or for a read-only view of writable memory (an expand(), or an element of one), a
+    writable alias of the same elements: writing one value through it is what torch does for
+    fill_ / zero_ (and index_put_ into an expand(), with its warning)."""
+    if a.flags.writeable or not a.size:
         return a
     return _alias(a)
 

@@ -1031,3 +1031,15 @@ def test_clone_preserves_a_transposes_layout_as_torch():
     leaf.reshape(4, 3).t().clone().sum().backward()
     assert leaf.grad.tolist() == [1.0] * 12 and c.grad_fn.name() == "CloneBackward0"
     assert repr(pad.preserve_format) == "torch.preserve_format"
+
+
+def test_fill_and_setitem_through_an_element_of_an_expand_as_torch():
+    x = pad.arange(4.0).reshape(1, 4)
+    e = x.expand(3, -1, -1)
+    e[0].zero_()
+    assert x.tolist() == [[0.0] * 4]
+    x = pad.arange(4.0).reshape(1, 4)
+    x.expand(3, -1, -1)[1][0, 1:3] = 7.0
+    assert x.tolist() == [[0.0, 7.0, 7.0, 3.0]]
+    x.expand(3, -1, -1)[2].fill_(5)
+    assert x.tolist() == [[5.0] * 4]

@@ -344,6 +344,8 @@ def setitem(t, index, value):
             return
         if w is not None:
             d = w
+        elif not d.flags.writeable:  # an element of an expand() (no shared elements): writable
+            d = writable(d)
         d[idx] = v
     except IndexError as e:
         raise IndexError(_index_message(e, t._data, idx)) from None
