@@ -186,3 +186,17 @@ def test_elementwise_result_strides_as_torch(name):
         c = T.ones(2, 3).t()
         got.append(LAYOUT_OPS[name](T, b, c).stride())
     assert got[0] == got[1]
+
+
+def test_pow_gradient_with_a_float32_exponent_of_a_float64_base_as_torch():
+    """torch computes `exponent - 1` in the exponent's dtype (float32), then promotes: the
+    float64 base gradient carries that rounding (ours computed it in float64: 1e-6 apart)."""
+    rng = np.random.default_rng(0)
+    xa, ea = rng.uniform(0.5, 3, 1000), rng.uniform(-3, 3, 1000).astype(np.float32)
+    out = []
+    for T in (pad, torch):
+        x, e = T.tensor(xa, requires_grad=True), T.tensor(ea, requires_grad=True)
+        (x ** e).backward(T.ones(1000, dtype=T.float64))
+        out.append((x.grad.numpy(), e.grad.numpy()))
+    np.testing.assert_allclose(out[0][0], out[1][0], rtol=1e-14)
+    np.testing.assert_allclose(out[0][1], out[1][1], rtol=1e-6)

@@ -571,11 +571,14 @@ class PowBackward1(Node):
         if self.needs_input_grad(0) and b.dtype == np.bool_:
             # torch's formula computes `exponent - 1` on the bool tensor, and fails there
             raise RuntimeError(_BOOL_SUB_MSG)
+        # torch computes `exponent - 1` in the exponent's own dtype (float32 rounding even when
+        # the result is float64), then promotes
+        bm1 = _cast(b - b.dtype.type(1), dt) if self.needs_input_grad(0) else None
         a = _cast(a, dt)
         b = _cast(b, dt)
         if self.needs_input_grad(0):
             with np.errstate(all="ignore"):
-                ga = np.where(b == 0, 0.0, g * b * np.power(a, b - 1)).astype(dt, copy=False)
+                ga = np.where(b == 0, 0.0, g * b * np.power(a, bm1)).astype(dt, copy=False)
         if self.needs_input_grad(1):
             with np.errstate(all="ignore"):
                 # torch: grad * where(x == 0 & e >= 0, 0, y * log(x)) (a negative grad gives -0.0)
