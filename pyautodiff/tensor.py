@@ -7,7 +7,7 @@ import weakref
 
 import numpy as np
 
-from . import _dtype
+from . import _dtype, _layout
 from ._C import G as _G
 from .autograd.grad_mode import STATE as _GRAD
 
@@ -894,9 +894,7 @@ def writable(a):
 
 def _alias(a):
     """A writable ndarray over a's elements when the root array's memory is writable, else a."""
-    root = a
-    while isinstance(root.base, np.ndarray):
-        root = root.base
+    root = _layout.root(a)
     if not root.flags.writeable or not root.flags.c_contiguous:
         return a
     off = a.__array_interface__["data"][0] - root.__array_interface__["data"][0]
@@ -966,12 +964,7 @@ def _shares(x, mem):
         return np.may_share_memory(x, mem)
     if x.size or mem.size:
         return False
-    rx, rm = x, mem
-    while type(rx.base) is np.ndarray:
-        rx = rx.base
-    while type(rm.base) is np.ndarray:
-        rm = rm.base
-    return rx is rm
+    return _layout.root(x) is _layout.root(mem)
 
 
 def _rebuild_tensor(cls, arr, requires_grad, state):
@@ -1011,6 +1004,16 @@ def _bind_operators():
     Tensor.__truediv__ = _ew.div
     Tensor.__pow__ = _ew.pow
 from .ops import fusion as _fusion  # noqa: E402
+from .ops import elementwise as _ew  # noqa: E402
+from .ops import linalg as _linalg  # noqa: E402
+from .autograd import engine as _engine  # noqa: E402
+from .ops import reduction as _red  # noqa: E402
+from .ops import shape as _shape  # noqa: E402
+from .ops import indexing as _idx  # noqa: E402
+from .ops import nn_ops as _nn  # noqa: E402
+_bind_operators()
+_G.register_fusion(_fusion.Lazy, _fusion.flush_reading)
+_G.register_view_refresh(_refresh_view)
 _Lazy = _fusion.Lazy
 
 
@@ -1022,13 +1025,3 @@ class _RefProbe:
 # references a method's `self` has when the caller holds none (a temporary: `f().method()`),
 # measured on this interpreter rather than assumed
 _TEMPORARY_REFS = _RefProbe().refs()
-from .ops import elementwise as _ew  # noqa: E402
-from .ops import linalg as _linalg  # noqa: E402
-from .autograd import engine as _engine  # noqa: E402
-from .ops import reduction as _red  # noqa: E402
-from .ops import shape as _shape  # noqa: E402
-from .ops import indexing as _idx  # noqa: E402
-from .ops import nn_ops as _nn  # noqa: E402
-_bind_operators()
-_G.register_fusion(_fusion.Lazy, _fusion.flush_reading)
-_G.register_view_refresh(_refresh_view)

@@ -14,6 +14,10 @@ The Node base class, AccumulateGrad (the sink of a leaf) and the engine loop are
   NodeClass.apply(*args) runs forward, wraps the result in a Tensor and links it into the graph
                         when grad mode is on and an input requires grad.
 """
+import functools
+
+import numpy as np
+
 from .._C import G
 
 Node = G.Node
@@ -25,9 +29,6 @@ def quiet(cls):
     """Class decorator: the node's forward and backward run with numpy's floating-point
     warnings off (torch computes inf and nan silently; numpy would warn).  For nodes whose
     numpy formulas meet inf - inf, 0 * inf, x / 0 ...; the hot kernel paths do not need it."""
-    import functools
-
-    import numpy as np
     for name in ("forward", "backward"):
         f = cls.__dict__.get(name)
         if f is not None:

@@ -9,6 +9,7 @@ import math
 import numpy as np
 
 from .._C import K, F
+from .. import _layout
 from . import fusion
 from .fusion import FUSE_MIN, materialize as _m
 from .._dtype import get_default_dtype, promote_types, int64 as _int64
@@ -57,82 +58,25 @@ def _cast(x, npdt):
     return x
 
 
-def _iter_strides(shape, operands):
-    """The element strides of the dense result torch's TensorIterator allocates for `operands`
-    (ndarrays broadcast to `shape`): dims sorted by the first operand whose strides order them
-    (a zero stride orders nothing; equal strides: the smaller dim first), else C order."""
-    n = len(shape)
-    sts = [np.broadcast_to(x, shape).strides for x in operands]
-    perm = list(range(n - 1, -1, -1))  # perm[0]: the fastest dim
-
-    def should_swap(d0, d1):
-        for st in sts:
-            s0, s1 = st[d0], st[d1]
-            if s0 == 0 or s1 == 0:
-                continue
-            if s0 != s1:
-                return -1 if s0 < s1 else 1
-            if shape[d0] > shape[d1]:
-                return 1
-        return 0
-    for i in range(1, n):
-        d1 = i
-        for j in range(1, i + 1):
-            d0 = i - j
-            c = should_swap(perm[d0], perm[d1])
-            if c > 0:
-                perm[d0], perm[d1] = perm[d1], perm[d0]
-                d1 = d0
-            elif c < 0:
-                break
-    out = [0] * n
-    cur = 1
-    for d in perm:
-        out[d] = cur
-        if shape[d] > 1:
-            cur *= shape[d]
-    return out
-
-
-def _dense_strides(a):
-    """The element strides torch gives a copy of `a` that keeps its layout (preserve_format):
-    its own strides if it is non-overlapping and dense, else those TensorIterator infers."""
-    st = [s // a.itemsize for s in a.strides]
-    sh = a.shape
-    need = 1
-    for d in sorted(range(a.ndim), key=lambda d: (sh[d] < 2, st[d])):
-        if sh[d] < 2:
-            return st
-        if st[d] != need:
-            return _iter_strides(sh, [a])
-        need *= sh[d]
-    return st
-
-
-def _empty_strided(shape, dtype, strides):
-    """An uninitialised array of `shape` with element `strides` (a dense layout)."""
-    out = np.empty(int(np.prod(shape)), dtype)
-    if not out.size or not len(shape):
-        return out.reshape(shape)
-    it = out.itemsize
-    return np.lib.stride_tricks.as_strided(out, shape, [s * it for s in strides])
-
-
-def _result_like(shape, dtype, operands):
-    """torch's layout for an elementwise result over `operands` (ndarrays; None: C order will
-    do, as it does whenever they all are C-contiguous)."""
+def _result_like(operands, dtype):
+    """An empty result laid out as torch's TensorIterator lays it out over `operands`, or None
+    when C order does (they are all C-contiguous: the common case, checked first)."""
     arrs = [x for x in operands if type(x) is np.ndarray and x.ndim]
-    if len(shape) < 2 or all(x.flags.c_contiguous for x in arrs):
+    if all(x.flags.c_contiguous for x in arrs):
         return None
-    return _empty_strided(shape, dtype, _iter_strides(shape, arrs))
+    shape = np.broadcast_shapes(*[np.shape(x) for x in operands])
+    if len(shape) < 2:
+        return None
+    return _layout.empty_strided(shape, dtype, _layout.iter_strides(shape, arrs))
 
 
 def _ufunc(f, a, b, dt):
-    shape = np.broadcast_shapes(np.shape(a), np.shape(b))
-    out = _result_like(shape, dt, (a, b))
+    out = _result_like((a, b), dt)  # (a strided operand: numpy's layout differs from torch's)
     with np.errstate(all="ignore"):  # x/0 -> inf, 0/0 -> nan, as torch, without numpy's warnings
+        if out is not None and type(f) is np.ufunc:
+            return f(_cast(a, dt), _cast(b, dt), out=out, casting="unsafe")
         r = f(_cast(a, dt), _cast(b, dt))
-    if out is not None:  # (a strided operand: numpy's own choice of layout differs from torch's)
+    if out is not None:
         out[...] = r
         return out
     if type(r) is not np.ndarray or r.dtype != dt:
@@ -147,7 +91,7 @@ def _on_copies(kernel, like, *args):
     r = kernel(*[x.copy() if type(x) is np.ndarray and not x.flags.c_contiguous else x for x in args])
     if r is None or r.shape == like.shape and like.flags.c_contiguous:
         return r
-    out = _empty_strided(like.shape, r.dtype, _dense_strides(like))
+    out = _layout.empty_strided(like.shape, r.dtype, _layout.dense_strides(like))
     out[...] = r.reshape(like.shape)
     return out
 
@@ -684,9 +628,7 @@ class CloneBackward0(Node):
             return a.copy()
         # (numpy calls an array with odd strides on its size-1 dims contiguous: torch keeps them)
         # torch's preserve_format: the strides of a (non-overlapping, dense) transpose are kept
-        out = _empty_strided(a.shape, a.dtype, _dense_strides(a))
-        out[...] = a
-        return out
+        return _layout.copy_like(a)
 
     def backward(self, g):
         return g
@@ -696,9 +638,7 @@ class ToCopyBackward0(Node):
     def forward(self, a, npdt):
         if a.flags.c_contiguous or not a.ndim:
             return a.astype(npdt)
-        out = _empty_strided(a.shape, npdt, _dense_strides(a))  # preserve_format, as clone
-        out[...] = a
-        return out
+        return _layout.copy_like(a, npdt)  # preserve_format, as clone
 
     def backward(self, g):
         return g, None  # the engine casts back to the input's dtype

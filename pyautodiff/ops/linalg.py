@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from ..autograd.graph import Node
-from ..tensor import Tensor
+from ..tensor import Tensor, _SCALAR_NAMES
 from .elementwise import result_dtype
 
 
@@ -88,7 +88,6 @@ _BatchedFolded = type("CloneBackward0", (BmmBackward0,), {"__doc__": "batched ma
                                                                       "transposes, then contiguous)"})
 _FoldedTransposed = type("TransposeBackward0", (BmmBackward0,), {"__doc__": "as _BatchedFolded, when the "
                                                                            "transpose is contiguous"})
-_SCALAR_NAMES = {"float32": "Float", "float64": "Double", "int64": "Long", "int32": "Int", "bool": "Bool"}
 
 
 def _check_type(b):

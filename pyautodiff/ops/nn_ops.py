@@ -242,8 +242,7 @@ class SqrtBackward0(Node):
 @quiet
 class RsqrtBackward0(Node):
     def forward(self, a):
-        with np.errstate(invalid="ignore", divide="ignore"):
-            y = (1 / np.sqrt(a)).astype(a.dtype, copy=False)
+        y = (1 / np.sqrt(a)).astype(a.dtype, copy=False)
         self.save(y)
         return y
 
@@ -290,8 +289,7 @@ def hardtanh(input, min_val=-1.0, max_val=1.0):
 class SiluBackward0(Node):
     def forward(self, a):
         self.save(a)
-        with np.errstate(over="ignore"):
-            sig = (1 / (1 + np.exp(-a))).astype(a.dtype, copy=False)
+        sig = (1 / (1 + np.exp(-a))).astype(a.dtype, copy=False)
         self.sig = sig
         return a * sig
 
@@ -824,9 +822,8 @@ class VarBackward0(Node):
         else:  # (numpy warns on the mean of nothing)
             mean = np.full(np.sum(acc, axis=dims, keepdims=True).shape, np.nan, acc.dtype)
         centered = acc - mean
-        with np.errstate(divide="ignore", invalid="ignore"):
-            # torch divides by max(0, n - correction): inf (or nan for 0 / 0) past the dof
-            v = (centered * centered).sum(axis=dims, keepdims=keepdim) / float(self.denom)
+        # torch divides by max(0, n - correction): inf (or nan for 0 / 0) past the dof
+        v = (centered * centered).sum(axis=dims, keepdims=keepdim) / float(self.denom)
         self.save(centered.astype(a.dtype, copy=False))
         return self._finish(np.asarray(v), a.dtype)
 
@@ -839,8 +836,7 @@ class VarBackward0(Node):
         (c,) = self.saved
         if not self.keepdim and self.dims is not None:
             g = np.expand_dims(g, self.dims)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (g * (2 / self.denom if self.denom else np.inf) * c).astype(g.dtype, copy=False), None, None, None
+        return (g * (2 / self.denom if self.denom else np.inf) * c).astype(g.dtype, copy=False), None, None, None
 
 
 @quiet
@@ -859,11 +855,10 @@ class StdBackward0(VarBackward0):
             r = np.expand_dims(r, self.dims)
         # torch's std_backward: grad / (2 * std), 0 where std == 0 (a constant input), then
         # var_backward's (2 / dof) * grad * centered
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gv = g / (r * 2)
-            gv = np.where(r == 0, np.zeros((), gv.dtype), gv)
-            return (gv * (2 / self.denom if self.denom else np.inf) * c).astype(g.dtype, copy=False), \
-                None, None, None
+        gv = g / (r * 2)
+        gv = np.where(r == 0, np.zeros((), gv.dtype), gv)
+        return (gv * (2 / self.denom if self.denom else np.inf) * c).astype(g.dtype, copy=False), \
+            None, None, None
 
 
 def _var_args(dim, unbiased, keepdim, correction):
@@ -903,8 +898,7 @@ class LogsumexpBackward0(Node):
         self.keepdim = keepdim
         m = a.max(axis=dims, keepdims=True, initial=-np.inf)  # (an empty slice: log(0) = -inf)
         m = np.where(np.isfinite(m), m, 0).astype(a.dtype)
-        with np.errstate(divide="ignore"):
-            r = np.log(np.exp(a - m).sum(axis=dims, keepdims=True)) + m
+        r = np.log(np.exp(a - m).sum(axis=dims, keepdims=True)) + m
         out = r if keepdim else np.squeeze(r, axis=dims)
         self.save(a, out)  # the result itself, as torch saves it
         return out

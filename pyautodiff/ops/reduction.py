@@ -6,7 +6,7 @@ import numpy as np
 
 from .._C import K
 from .. import _dtype
-from ..autograd.graph import Node, quiet
+from ..autograd.graph import Node
 from ..tensor import _wrap_dim
 from .fusion import Lazy, reduction, SUM, MEAN
 from .elementwise import expand_scalar
@@ -72,7 +72,6 @@ def _dims(dim, ndim):
     return dims
 
 
-@quiet
 class SumBackward1(Node):
     def forward(self, a, dims, keepdim):
         self.shape = a.shape
@@ -80,7 +79,8 @@ class SumBackward1(Node):
         self.keepdim = keepdim
         if a.dtype.kind in "biu":
             return np.asarray(a.sum(axis=dims, keepdims=keepdim, dtype=np.int64))
-        return np.asarray(a.sum(axis=dims, keepdims=keepdim))
+        with np.errstate(all="ignore"):  # (inf + -inf: nan, as torch, without a warning)
+            return np.asarray(a.sum(axis=dims, keepdims=keepdim))
 
     def backward(self, g):
         if not self.keepdim:
@@ -88,7 +88,6 @@ class SumBackward1(Node):
         return np.broadcast_to(g, self.shape), None, None
 
 
-@quiet
 class MeanBackward1(Node):
     def forward(self, a, dims, keepdim):
         self.shape = a.shape
@@ -100,7 +99,8 @@ class MeanBackward1(Node):
         self.n = n
         if n == 0:  # nan, as torch, without numpy's "Mean of empty slice" warnings
             return np.full(np.sum(a, axis=dims, keepdims=keepdim).shape, np.nan, a.dtype)
-        return np.asarray(a.mean(axis=dims, keepdims=keepdim), dtype=a.dtype)
+        with np.errstate(all="ignore"):  # (inf + -inf: nan, as torch, without a warning)
+            return np.asarray(a.mean(axis=dims, keepdims=keepdim), dtype=a.dtype)
 
     def backward(self, g):
         if not self.keepdim:

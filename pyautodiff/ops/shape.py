@@ -3,7 +3,8 @@ import numpy as np
 
 from ..autograd.graph import Node
 from ..autograd.grad_mode import STATE as _GRAD
-from ..tensor import Size, _wrap_dim
+from .. import _layout
+from ..tensor import Size, _wrap_dim, _OVERLAP_MSG, _internal_overlap
 
 
 def _shape_arg(shape):
@@ -154,34 +155,15 @@ def swap_last(x):
 
 
 # ----------------------------------------------------------------------------- in-place through views
-def _root(a):
-    while isinstance(a.base, np.ndarray):
-        a = a.base
-    return a
-
-
-def _dense(a):
-    """Non-overlapping and dense with positive strides (a permuted contiguous block, which a
-    C-contiguous array is): its memory is one block starting at its data pointer."""
-    if a.flags.c_contiguous or a.flags.f_contiguous:
-        return True
-    dims = sorted((st, n) for st, n in zip(a.strides, a.shape) if n > 1)
-    need = a.itemsize
-    for st, n in dims:
-        if st != need:
-            return False
-        need *= n
-    return True
-
-
 def view_geometry(view, base):
     """(byte offset, shape, strides, base strides) of the ndarray `view` inside the dense
     ndarray `base` whose memory it views, or None when that does not hold (then the view is
     not tracked).  Gradients of the base are laid out as the base for the offsets to hold."""
-    if not _dense(base):
+    if not _layout.is_dense(base):
         return None
     if view.size == 0:  # an empty view (x[1:] of one row) shares no bytes: same root array?
-        return (0, view.shape, view.strides, base.strides) if _root(view) is _root(base) else None
+        return (0, view.shape, view.strides, base.strides) if _layout.root(view) is _layout.root(base) \
+            else None
     if not np.may_share_memory(view, base):
         return None
     off = view.__array_interface__["data"][0] - base.__array_interface__["data"][0]
@@ -197,17 +179,9 @@ def _region(arr, geom):
     return np.ndarray(shape, arr.dtype, buffer=buf, offset=off, strides=strides)
 
 
-def _like_base(g, geom, shape, fill=None):
-    """A new array of `shape` laid out as the base of `geom` (its strides), holding g (or
-    `fill`)."""
-    bstrides = geom[3]
-    out = np.empty(g.size if fill is None else int(np.prod(shape)), g.dtype)
-    if len(shape) and out.size:
-        out = np.lib.stride_tricks.as_strided(out, shape, bstrides)
-    else:
-        out = out.reshape(shape)
-    out[...] = g if fill is None else fill
-    return out
+def _like_base(geom, shape, dtype):
+    """An empty array of `shape` laid out as the base of `geom` (its strides)."""
+    return _layout.empty_strided(shape, dtype, [st // np.dtype(dtype).itemsize for st in geom[3]])
 
 
 class CopySlices(Node):
@@ -222,15 +196,14 @@ class CopySlices(Node):
     def backward(self, g):
         if g.dtype != self.dtype:  # the geometry is in bytes of the base's dtype
             g = g.astype(self.dtype)
-        _, vshape, vstrides, _ = self.geom
-        if any(st == 0 and n > 1 for n, st in zip(vshape, vstrides)):
+        gb = _like_base(self.geom, g.shape, g.dtype)  # a fresh copy, laid out as the base
+        gb[...] = g
+        region = _region(gb, self.geom)
+        if _internal_overlap(region):
             # torch copies the result into the view's slice of the gradient: refused when its
             # elements share memory (a write through an expand())
-            raise RuntimeError("unsupported operation: more than one element of the written-to tensor "
-                               "refers to a single memory location. Please clone() the tensor before "
-                               "performing the operation.")
-        gb = _like_base(g, self.geom, g.shape)  # a fresh copy, laid out as the base
-        gv = _region(gb, self.geom).copy()
+            raise RuntimeError(_OVERLAP_MSG)
+        gv = region.copy()
         _region(gb, self.geom)[...] = 0
         return gb, gv, None
 
@@ -246,6 +219,7 @@ class AsStridedBackward0(Node):
         return _region(base, geom)
 
     def backward(self, g):
-        gb = _like_base(g, self.geom, self.shape, fill=0)
+        gb = _like_base(self.geom, self.shape, g.dtype)
+        gb[...] = 0
         _region(gb, self.geom)[...] = g
         return gb, None
